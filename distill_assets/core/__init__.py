@@ -1,0 +1,1 @@
+"""Plain-Python core: no dagster imports here (tests/test_layering.py enforces it)."""

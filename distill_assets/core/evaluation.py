@@ -1,0 +1,401 @@
+"""Scoring and the base-vs-tuned evaluation of the student on the test split.
+
+The metric is the seeds': a prediction counts only if it is a JSON object with the six keys, and
+exact match needs every key equal (compared with str(), no other normalisation).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distill_assets.core.io import (
+    Logger,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    null_log,
+    package_versions,
+    sha256_file,
+    sha256_text,
+)
+from distill_assets.core.prompts import prompt_hash, student_prompt, teacher_prompt
+from distill_assets.core.schema import FIELDS
+
+_THINK_RE = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+_FENCE_RE = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?```$", re.DOTALL | re.IGNORECASE)
+
+
+def parse_prediction(text: str) -> dict[str, Any] | None:
+    """The JSON object in a model answer, or None when it is not one with the six keys.
+
+    Tolerated around the object: whitespace, one leading <think> block, one ```json fence.
+    Extra keys are allowed (they do not count); anything else around the object is invalid.
+    """
+    s = _THINK_RE.sub("", text, count=1).strip()
+    m = _FENCE_RE.match(s)
+    if m:
+        s = m.group(1).strip()
+    try:
+        obj = json.loads(s)
+    except (json.JSONDecodeError, ValueError):
+        return None
+    if not isinstance(obj, dict) or any(k not in obj for k in FIELDS):
+        return None
+    return obj
+
+
+def _field_hits(parsed: dict[str, Any] | None, ref: dict[str, Any]) -> dict[str, bool]:
+    if parsed is None:
+        return dict.fromkeys(FIELDS, False)
+    return {f: str(parsed[f]) == str(ref[f]) for f in FIELDS}
+
+
+def score(
+    predictions: Sequence[str],
+    references: Sequence[dict[str, Any]],
+    groups: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """n, valid_json_rate, exact_match, field_accuracy and (with groups) by_group exact match.
+
+    Rates are over all n rows: an invalid prediction counts as wrong on every field.
+    """
+    n = len(predictions)
+    if len(references) != n:
+        raise ValueError(f"score: {n} predictions but {len(references)} references")
+    if groups is not None and len(groups) != n:
+        raise ValueError(f"score: {n} predictions but {len(groups)} groups")
+    for i, ref in enumerate(references):
+        missing = [f for f in FIELDS if f not in ref]
+        if missing:
+            raise KeyError(f"score: reference row {i} lacks {missing}")
+    valid = exact = 0
+    field_ok = dict.fromkeys(FIELDS, 0)
+    by_group: dict[str, dict[str, int]] = {}
+    for i, (pred, ref) in enumerate(zip(predictions, references, strict=True)):
+        parsed = parse_prediction(pred)
+        hits = _field_hits(parsed, ref)
+        ok = parsed is not None and all(hits.values())
+        valid += parsed is not None
+        exact += ok
+        for f in FIELDS:
+            field_ok[f] += hits[f]
+        if groups is not None:
+            g = by_group.setdefault(str(groups[i]), {"n": 0, "exact": 0})
+            g["n"] += 1
+            g["exact"] += ok
+
+    def rate(k: int) -> float:
+        return k / n if n else 0.0
+
+    out: dict[str, Any] = {
+        "n": n,
+        "valid_json_rate": rate(valid),
+        "exact_match": rate(exact),
+        "field_accuracy": {f: rate(field_ok[f]) for f in FIELDS},
+    }
+    if groups is not None:
+        out["by_group"] = {
+            g: {"n": v["n"], "exact_match": v["exact"] / v["n"]}
+            for g, v in sorted(by_group.items())
+        }
+    return out
+
+
+def recount(predictions_jsonl: str | Path) -> dict[str, Any]:
+    """Recompute the scores of a predictions file written by evaluate() from its raw texts."""
+    path = Path(predictions_jsonl)
+    preds: list[str] = []
+    refs: list[dict[str, Any]] = []
+    groups: list[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                preds.append(row["prediction"])
+                refs.append(row["reference"])
+                groups.append(row.get("style", ""))
+            except (json.JSONDecodeError, KeyError) as e:
+                raise ValueError(f"{path}:{lineno}: not a prediction row ({e})") from e
+    return score(preds, refs, groups)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+@dataclass
+class EvalParams:
+    """How the test split is evaluated (defaults are the test/demo profiles' choices)."""
+
+    backend: str = "transformers"  # or "vllm" (gpu profile)
+    max_new_tokens: int = 160  # a label is ~60-90 Qwen tokens; room for a longer address
+    batch_size: int = 16
+    json_constrained: bool = False  # force the six-key skeleton while decoding
+    limit: int | None = None  # at most this many test rows (None: all)
+    base_prompt: str = "teacher"  # the seeds evaluate the base with the detailed prompt
+    tuned_prompt: str = "student"  # ... and the tuned model with the short training prompt
+    device: str | None = None  # None: cuda when available, else cpu
+    dtype: str | None = None  # None: bf16 on cuda, fp32 on cpu
+    promotion_threshold: float | None = None  # shown in the report when set
+    n_errors: int = 8  # worst errors shown (masked) in the report
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, Any]
+    report_md: str
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+_PROMPTS = {"teacher": teacher_prompt, "student": student_prompt}
+
+
+def _prompt(name: str) -> str:
+    if name not in _PROMPTS:
+        raise ValueError(f"unknown prompt {name!r}: expected one of {sorted(_PROMPTS)}")
+    return _PROMPTS[name]()
+
+
+def _read_test_rows(dataset_dir: Path, limit: int | None) -> Any:
+    import pandas as pd
+
+    path = dataset_dir / "dataset.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} missing: not a training_dataset folder")
+    df = pd.read_parquet(path)
+    need = ["id", "text", "split", *FIELDS]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}")
+    test = df[df["split"] == "test"].reset_index(drop=True)
+    if limit is not None:
+        test = test.head(limit)
+    if test.empty:
+        raise ValueError(f"{path}: no rows with split == 'test'")
+    for c in ["text", *FIELDS]:
+        bad = test[test[c].isna()]
+        if not bad.empty:
+            raise ValueError(f"{path}: test row id={bad['id'].iloc[0]!r} has a null {c!r}")
+    return test
+
+
+def _labels(df: Any, prefix: str = "") -> list[dict[str, str]]:
+    cols = {f: df[prefix + f].astype(str).tolist() for f in FIELDS}
+    return [{f: cols[f][i] for f in FIELDS} for i in range(len(df))]
+
+
+def _run_model(
+    model: str | Path,
+    system: str,
+    texts: list[str],
+    params: EvalParams,
+    who: str,
+    log: Logger,
+) -> tuple[list[str], dict[str, Any]]:
+    from distill_assets.core.inference import load_backend
+
+    log(f"eval[{who}]: loading {params.backend} backend for {model}")
+    backend = load_backend(
+        params.backend,
+        model,
+        max_new_tokens=params.max_new_tokens,
+        batch_size=params.batch_size,
+        json_constrained=params.json_constrained,
+        device=params.device,
+        dtype=params.dtype,
+        log=lambda m: log(f"eval[{who}]: {m}"),
+    )
+    try:
+        t0 = time.perf_counter()
+        gens = backend.generate([(system, t) for t in texts])
+        seconds = time.perf_counter() - t0
+        info = dict(getattr(backend, "info", {}))
+    finally:
+        backend.close()
+    tokens_out = sum(g.tokens_out for g in gens)
+    tokens_in = sum(g.tokens_in for g in gens)
+    perf = {
+        "seconds": seconds,
+        "samples_per_s": len(texts) / seconds if seconds > 0 else None,
+        "tokens_per_s": tokens_out / seconds if seconds > 0 else None,
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "backend": info,
+    }
+    log(
+        f"eval[{who}]: {len(texts)} samples in {seconds:.1f}s "
+        f"({len(texts) / max(seconds, 1e-9):.2f} samples/s, {tokens_out} tokens out)"
+    )
+    return [g.text for g in gens], perf
+
+
+def _prediction_rows(
+    test: Any, preds: list[str], refs: list[dict[str, str]], golds: list[dict[str, str]] | None
+) -> list[dict[str, Any]]:
+    styles = test["style"].astype(str).tolist() if "style" in test.columns else [""] * len(test)
+    rows = []
+    for i, (pred, ref) in enumerate(zip(preds, refs, strict=True)):
+        parsed = parse_prediction(pred)
+        hits = _field_hits(parsed, ref)
+        row: dict[str, Any] = {
+            "id": str(test["id"].iloc[i]),
+            "text": str(test["text"].iloc[i]),
+            "style": styles[i],
+            "prediction": pred,
+            "parsed": parsed,
+            "reference": ref,
+            "correct": parsed is not None and all(hits.values()),
+            "wrong_fields": [f for f in FIELDS if not hits[f]] if parsed is not None else [],
+        }
+        if golds is not None:
+            row["gold"] = golds[i]
+        rows.append(row)
+    return rows
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def worst_errors(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """The k wrong rows with the most wrong fields (invalid JSON counts as all six)."""
+    wrong = [r for r in rows if not r["correct"]]
+
+    def badness(r: dict[str, Any]) -> int:
+        return len(FIELDS) if r["parsed"] is None else len(r["wrong_fields"])
+
+    return sorted(wrong, key=lambda r: (-badness(r), r["id"]))[:k]
+
+
+def field_accuracy_png(metrics: dict[str, Any]) -> bytes:
+    """Per-field accuracy bar chart, base vs tuned (PNG bytes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [*FIELDS, "exact_match"]
+    base = [metrics["base"]["field_accuracy"][f] for f in FIELDS] + [metrics["base"]["exact_match"]]
+    tuned = [metrics["tuned"]["field_accuracy"][f] for f in FIELDS]
+    tuned.append(metrics["tuned"]["exact_match"])
+    fig, ax = plt.subplots(figsize=(9, 4))
+    x = list(range(len(labels)))
+    ax.bar([i - 0.2 for i in x], base, width=0.4, label="base")
+    ax.bar([i + 0.2 for i in x], tuned, width=0.4, label="tuned")
+    ax.set_xticks(x, labels, rotation=20)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy vs teacher labels")
+    ax.set_title(f"Per-field accuracy on {metrics['n']} test records")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _model_lineage(model: str | Path) -> dict[str, Any]:
+    try:
+        from distill_assets.core.models import model_fingerprint
+    except ImportError:  # models.py is optional for scoring-only use
+        return {"model": str(model)}
+    return model_fingerprint(model)
+
+
+def evaluate(
+    base_model: str | Path,
+    tuned_model: str | Path,
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    params: EvalParams,
+    log: Logger = null_log,
+) -> EvalResult:
+    """Base (detailed prompt) vs tuned (short prompt) on the test split; writes the report files.
+
+    Scores against the teacher labels, and also against gold when the data is synthetic.
+    """
+    from distill_assets.core.report import promotion_gate, render_html, render_markdown
+
+    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    test = _read_test_rows(dataset_dir, params.limit)
+    texts = test["text"].astype(str).tolist()
+    refs = _labels(test)
+    has_gold = all(f"gold_{f}" in test.columns for f in FIELDS)
+    golds = _labels(test, "gold_") if has_gold else None
+    styles = test["style"].astype(str).tolist() if "style" in test.columns else None
+    log(f"eval: {len(test)} test rows from {dataset_dir} (gold: {has_gold})")
+
+    base_sys, tuned_sys = _prompt(params.base_prompt), _prompt(params.tuned_prompt)
+    base_preds, base_perf = _run_model(base_model, base_sys, texts, params, "base", log)
+    tuned_preds, tuned_perf = _run_model(tuned_model, tuned_sys, texts, params, "tuned", log)
+
+    metrics: dict[str, Any] = {"n": len(test)}
+    for who, preds, perf, sys_prompt in (
+        ("base", base_preds, base_perf, base_sys),
+        ("tuned", tuned_preds, tuned_perf, tuned_sys),
+    ):
+        metrics[who] = {
+            **score(preds, refs, styles),
+            **perf,
+            "prompt_hash": prompt_hash(sys_prompt),
+        }
+    if golds is not None:
+        teacher_texts = [json.dumps(r, ensure_ascii=False) for r in refs]
+        metrics["gold"] = {
+            "teacher": score(teacher_texts, golds, styles),
+            "base": score(base_preds, golds, styles),
+            "tuned": score(tuned_preds, golds, styles),
+        }
+    else:
+        metrics["gold"] = None
+    metrics["params"] = asdict(params)
+    metrics["models"] = {"base": str(base_model), "tuned": str(tuned_model)}
+    dataset_file = dataset_dir / "dataset.parquet"
+    metrics["lineage"] = {
+        "dataset_parquet_sha256": sha256_file(dataset_file),
+        "test_ids_sha256": sha256_text("\n".join(test["id"].astype(str))),
+        "base_model": _model_lineage(base_model),
+        "tuned_model": _model_lineage(tuned_model),
+        "base_prompt_hash": prompt_hash(base_sys),
+        "tuned_prompt_hash": prompt_hash(tuned_sys),
+        "versions": package_versions(),
+    }
+    gate = None
+    if params.promotion_threshold is not None:
+        passed, reason = promotion_gate(metrics, params.promotion_threshold)
+        metrics["promotion_gate"] = {"passed": passed, "reason": reason}
+        gate = (passed, reason)
+
+    base_rows = _prediction_rows(test, base_preds, refs, golds)
+    tuned_rows = _prediction_rows(test, tuned_preds, refs, golds)
+    errors = worst_errors(tuned_rows, params.n_errors)
+    chart = "field_accuracy.png"
+    report_md = render_markdown(metrics, errors, gate, chart)
+    paths = {
+        "predictions_base": out_dir / "predictions_base.jsonl",
+        "predictions_tuned": out_dir / "predictions_tuned.jsonl",
+        "metrics": out_dir / "metrics.json",
+        "report_md": out_dir / "report.md",
+        "report_html": out_dir / "report.html",
+        "field_accuracy_png": out_dir / chart,
+    }
+    atomic_write_text(paths["predictions_base"], _jsonl(base_rows))
+    atomic_write_text(paths["predictions_tuned"], _jsonl(tuned_rows))
+    atomic_write_bytes(paths["field_accuracy_png"], field_accuracy_png(metrics))
+    atomic_write_text(paths["report_md"], report_md)
+    atomic_write_text(paths["report_html"], render_html(metrics, errors, gate, chart))
+    # metrics.json last: its presence means the folder is complete.
+    atomic_write_json(paths["metrics"], metrics)
+    log(
+        f"eval: base exact={metrics['base']['exact_match']:.3f} "
+        f"tuned exact={metrics['tuned']['exact_match']:.3f} -> {out_dir}"
+    )
+    return EvalResult(metrics=metrics, report_md=report_md, paths=paths)

@@ -1,0 +1,313 @@
+"""An async teacher for any OpenAI-compatible chat API (DashScope, SiliconFlow, vllm, llama.cpp).
+
+One AsyncOpenAI client (one connection pool) per batch, at most `concurrency` requests in
+flight. The client's own retries are off (max_retries=0): this module retries 429, 408/409, 5xx,
+timeouts and dropped connections itself, with exponential backoff and full jitter, honouring
+Retry-After (seconds, milliseconds or an HTTP date). A 429 with Retry-After pauses every
+request of the batch, not just the one that got it. Errors that no retry can fix (401, 403,
+404) stop new requests for the rest of the batch.
+
+The API key is redacted from every error string this module produces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import openai
+
+from distill_assets.core.prompts import teacher_prompt
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+FATAL_STATUS = frozenset({401, 403, 404})
+_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL | re.IGNORECASE)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` replaced by "***" (short secrets are left)."""
+    if not text or not secret or len(secret) < 4:
+        return text
+    return text.replace(secret, "***")
+
+
+def strip_think(text: str) -> str:
+    """Drop <think>...</think> blocks (Qwen3 emits an empty one even with thinking off)."""
+    return _THINK.sub("", text).strip()
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Gate(Protocol):
+    """Asked before every attempt (budget control): None means "do not send"."""
+
+    def reserve(self, text: str) -> Any | None: ...
+
+    def settle(self, token: Any, tokens_in: int, tokens_out: int) -> None: ...
+
+
+@dataclass
+class TeacherCall:
+    """What one row's request(s) produced; `ok` means an answer came back (maybe not JSON)."""
+
+    text: str = ""
+    ok: bool = False
+    error: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    usage_estimated: bool = False
+    latency_s: float = 0.0
+    attempts: int = 0
+    response_model: str = ""
+    finish_reason: str = ""
+    skipped_budget: bool = False
+
+
+@dataclass
+class TeacherStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    connection_errors: int = 0
+    json_mode_fallbacks: int = 0
+    thinking_flag_fallbacks: int = 0
+
+
+class OpenAITeacher:
+    """Use as `async with OpenAITeacher(...) as t: await t.complete(text)`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = 256,
+        timeout_s: float = 60.0,
+        concurrency: int = 32,
+        max_attempts: int = 6,
+        json_mode: bool = False,
+        enable_thinking: bool = False,
+        send_thinking_flag: bool = True,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        retry_after_max_s: float = 120.0,
+        system_prompt: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self.base_url = base_url
+        self.model = model
+        self._api_key = api_key or "EMPTY"
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.timeout_s = timeout_s
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.json_mode = json_mode
+        self.enable_thinking = enable_thinking
+        self.send_thinking_flag = send_thinking_flag
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.retry_after_max_s = retry_after_max_s
+        self.system_prompt = teacher_prompt() if system_prompt is None else system_prompt
+        self.stats = TeacherStats()
+        self.fatal_error = ""
+        self._rng = random.Random(seed)
+        self._pause_until = 0.0
+        self._client: openai.AsyncOpenAI | None = None
+        self._sem: asyncio.Semaphore | None = None
+
+    def __repr__(self) -> str:
+        return f"OpenAITeacher(base_url={self.base_url!r}, model={self.model!r})"
+
+    async def __aenter__(self) -> OpenAITeacher:
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self._api_key,
+            max_retries=0,
+            timeout=self.timeout_s,
+        )
+        self._sem = asyncio.Semaphore(self.concurrency)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._api_key)
+
+    def _request_kwargs(self, text: str, json_mode: bool, thinking_flag: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": self.system_prompt},
+                {"role": "user", "content": text},
+            ],
+            "temperature": self.temperature,
+        }
+        if self.max_tokens is not None:
+            kwargs["max_tokens"] = self.max_tokens
+        if json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+        if thinking_flag:
+            kwargs["extra_body"] = {
+                "chat_template_kwargs": {"enable_thinking": self.enable_thinking}
+            }
+        return kwargs
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        delay = self._rng.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2**attempt))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.retry_after_max_s))
+        return delay
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, openai.APIStatusError):
+            msg = f"HTTP {exc.status_code} {type(exc).__name__}: {exc.message}"
+        elif isinstance(exc, openai.APITimeoutError):
+            msg = f"timeout after {self.timeout_s}s"
+        elif isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            msg = f"connection error: {type(cause).__name__ if cause else ''} {cause or exc}"
+        else:
+            msg = f"{type(exc).__name__}: {exc}"
+        return self._redact(" ".join(msg.split())[:500])
+
+    async def complete(self, text: str, gate: Gate | None = None) -> TeacherCall:
+        """Ask the teacher about one text; never raises for API faults (see TeacherCall.error)."""
+        if self._client is None or self._sem is None:
+            raise RuntimeError("OpenAITeacher.complete() outside `async with`")
+        call = TeacherCall()
+        started = time.perf_counter()
+        json_mode, thinking_flag = self.json_mode, self.send_thinking_flag
+        last_error = ""
+        attempt = 0
+        while attempt < self.max_attempts:
+            if self.fatal_error:
+                call.error = "not sent: " + self.fatal_error
+                break
+            token = gate.reserve(text) if gate is not None else None
+            if gate is not None and token is None:
+                call.skipped_budget = True
+                call.error = "budget reached" + (f" after: {last_error}" if last_error else "")
+                break
+            wait = self._pause_until - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            attempt += 1
+            call.attempts = attempt
+            self.stats.requests += 1
+            kwargs = self._request_kwargs(text, json_mode, thinking_flag)
+            try:
+                async with self._sem:
+                    resp = await self._client.chat.completions.create(**kwargs)
+            except openai.APIStatusError as exc:
+                if gate is not None:
+                    gate.settle(token, 0, 0)
+                last_error = self._describe(exc)
+                status = exc.status_code
+                if status in (400, 422) and (json_mode or thinking_flag):
+                    # Optional features some servers reject: drop one, retry at once. What
+                    # worked is remembered for the rest of the batch.
+                    if json_mode:
+                        json_mode = False
+                        self.stats.json_mode_fallbacks += 1
+                    else:
+                        thinking_flag = False
+                        self.stats.thinking_flag_fallbacks += 1
+                    attempt -= 1  # a rejected option is not a failed attempt
+                    continue
+                if status in FATAL_STATUS:
+                    self.fatal_error = last_error
+                    call.error = last_error
+                    break
+                if status in RETRYABLE_STATUS or status >= 500:
+                    retry_after = parse_retry_after(exc.response.headers)
+                    if status == 429:
+                        self.stats.rate_limited += 1
+                        if retry_after is not None:
+                            pause = min(retry_after, self.retry_after_max_s)
+                            self._pause_until = max(self._pause_until, time.monotonic() + pause)
+                    else:
+                        self.stats.server_errors += 1
+                    if attempt < self.max_attempts:
+                        self.stats.retries += 1
+                        await asyncio.sleep(self._backoff(attempt - 1, retry_after))
+                    continue
+                call.error = last_error
+                break
+            except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
+                if gate is not None:
+                    gate.settle(token, 0, 0)
+                last_error = self._describe(exc)
+                if isinstance(exc, openai.APITimeoutError):
+                    self.stats.timeouts += 1
+                else:
+                    self.stats.connection_errors += 1
+                if attempt < self.max_attempts:
+                    self.stats.retries += 1
+                    await asyncio.sleep(self._backoff(attempt - 1, None))
+                continue
+            # Success: remember which optional features this server takes.
+            self.json_mode, self.send_thinking_flag = json_mode, thinking_flag
+            choice = resp.choices[0] if resp.choices else None
+            content = (choice.message.content if choice is not None else None) or ""
+            usage = resp.usage
+            if usage is not None:
+                call.tokens_in = int(usage.prompt_tokens or 0)
+                call.tokens_out = int(usage.completion_tokens or 0)
+            else:
+                call.usage_estimated = True
+                call.tokens_in = len((self.system_prompt + text).encode("utf-8"))
+                call.tokens_out = len(content.encode("utf-8"))
+            if gate is not None:
+                gate.settle(token, call.tokens_in, call.tokens_out)
+            call.text = strip_think(content)
+            call.ok = True
+            call.error = ""
+            call.response_model = str(resp.model or "")
+            call.finish_reason = str(choice.finish_reason or "") if choice is not None else ""
+            break
+        else:
+            call.error = f"failed after {attempt} attempts: {last_error}"
+        call.latency_s = time.perf_counter() - started
+        return call

@@ -1,0 +1,91 @@
+"""The same graph at three sizes: `test` (CI), `demo` (a laptop, default) and `gpu`.
+
+Chosen by `DISTILL_PROFILE` or the `settings` resource's `profile` in the UI's run config; every
+field can be overridden alone through the assets' run config.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+PROFILE_ENV = "DISTILL_PROFILE"
+DEFAULT_PROFILE = "demo"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # Teacher: "gazetteer" runs offline; "openai" is any OpenAI-compatible API.
+    teacher_kind: str
+    teacher_model: str
+    teacher_base_url: str
+    # Student base: "tiny-qwen3" and "smollm2-135m" are built locally; else a hub id or path.
+    base_model: str
+    # Size of a synthetic version when none is given.
+    synthetic_rows: int
+    # Held-out test rows (the seeds use 400).
+    test_size: int
+    # LoraParams preset name in core.training, and overrides applied on top of it.
+    lora_preset: str
+    lora_overrides: dict[str, Any] = field(default_factory=dict)
+    # Inference backend for evaluation: "transformers" or "vllm".
+    eval_backend: str = "transformers"
+    eval_max_new_tokens: int = 256
+    eval_batch_size: int = 16
+    # Promotion gate: tuned exact match must reach this and beat the base.
+    promotion_threshold: float = 0.9
+
+
+PROFILES: dict[str, Profile] = {
+    "test": Profile(
+        name="test",
+        teacher_kind="gazetteer",
+        teacher_model="",
+        teacher_base_url="",
+        base_model="tiny-qwen3",
+        synthetic_rows=120,
+        test_size=16,
+        lora_preset="test",
+        eval_max_new_tokens=24,
+        eval_batch_size=16,
+        promotion_threshold=0.0,
+    ),
+    "demo": Profile(
+        name="demo",
+        teacher_kind="gazetteer",
+        teacher_model="",
+        teacher_base_url="",
+        base_model="smollm2-135m",
+        synthetic_rows=900,
+        test_size=150,
+        lora_preset="demo",
+        eval_max_new_tokens=160,
+        eval_batch_size=16,
+        promotion_threshold=0.3,
+    ),
+    "gpu": Profile(
+        name="gpu",
+        teacher_kind="openai",
+        teacher_model="qwen3-235b-a22b",
+        teacher_base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
+        base_model="Qwen/Qwen3-0.6B",
+        synthetic_rows=4000,
+        test_size=400,
+        lora_preset="seeds",
+        eval_backend="vllm",
+        eval_max_new_tokens=256,
+        eval_batch_size=64,
+        promotion_threshold=0.9,
+    ),
+}
+
+
+def get_profile(name: str | None = None, **overrides: Any) -> Profile:
+    """The named profile (default: $DISTILL_PROFILE, else demo) with non-None overrides applied."""
+    name = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return replace(PROFILES[name], **changes) if changes else PROFILES[name]

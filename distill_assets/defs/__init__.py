@@ -1,0 +1,1 @@
+"""The thin Dagster layer over distill_assets.core."""
