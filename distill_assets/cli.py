@@ -62,7 +62,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     home = _home()
     profile = get_profile(args.profile)
     rows = args.rows or profile.synthetic_rows
-    spec = register_synthetic(home, rows, seed=args.seed, name=f"{profile.name}-{rows}-s{args.seed}")
+    spec = register_synthetic(
+        home, rows, seed=args.seed, name=f"{profile.name}-{rows}-s{args.seed}"
+    )
     _err(f"demo: profile={profile.name} version={spec.key} rows={rows} home={home}")
     started = time.time()
     ok = materialize_version(spec.key, profile.name)
@@ -113,7 +115,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         model=args.model,
         api_key=os.environ.get("OPENAI_API_KEY"),
         concurrency=args.concurrency,
-        cache_dir=Path(args.cache_dir) if args.cache_dir else home / "cache" / "teacher",
+        cache_dir=args.cache_dir or str(home / "cache" / "teacher"),
     )
     try:
         summary = label_file(Path(args.input), Path(args.output), settings, log=_err)
@@ -170,7 +172,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
     for problem in result.problems:
         _out(f"PROBLEM {problem}")
-    _out(f"audit: version={args.version} ok={str(result.ok).lower()} problems={len(result.problems)}")
+    _out(
+        f"audit: version={args.version} ok={str(result.ok).lower()} problems={len(result.problems)}"
+    )
     return 0 if result.ok else 1
 
 

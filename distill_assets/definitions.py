@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from distill_assets.defs.assets import ALL_ASSETS
-from distill_assets.defs.automation import build_sensor_and_schedule
+from distill_assets.defs.automation import build_automation_sensor, build_sensor_and_schedule
 from distill_assets.defs.executors import build_executor
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.resources import build_settings, build_teacher
@@ -23,7 +23,7 @@ inbox_sensor, nightly_newest_version = build_sensor_and_schedule(distill_job)
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[distill_job],
-    sensors=[inbox_sensor],
+    sensors=[inbox_sensor, build_automation_sensor()],
     schedules=[nightly_newest_version],
     resources={"settings": build_settings(), "teacher": build_teacher()},
     executor=build_executor(),

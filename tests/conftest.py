@@ -87,9 +87,7 @@ def tiny_tokenizer(tiny_model_dir: Path):
     return AutoTokenizer.from_pretrained(str(tiny_model_dir))
 
 
-def write_messages_dataset(
-    out_dir: Path, n_train: int = 32, n_val: int = 8, seed: int = 0
-) -> Path:
+def write_messages_dataset(out_dir: Path, n_train: int = 32, n_val: int = 8, seed: int = 0) -> Path:
     """train/val.messages.jsonl (as the training_dataset asset writes them) from SAMPLE_RECORDS.
 
     Phone numbers are varied so rows differ; the answer is always the canonical label JSON.

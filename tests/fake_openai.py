@@ -70,6 +70,10 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one segment: with Nagle on, the second write waits for the
+    # client's delayed ACK (~40 ms per request on loopback).
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -102,9 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
             text = next(m["content"] for m in body["messages"] if m["role"] == "user")
-            system = next(
-                (m["content"] for m in body["messages"] if m["role"] == "system"), ""
-            )
+            system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
         except (ValueError, KeyError, StopIteration):
             self._error(400, "bad request body")
             return
@@ -232,7 +234,9 @@ class FakeOpenAI:
             return "ok"
 
     def start(self) -> FakeOpenAI:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -71,6 +71,10 @@ def _strip_think(text: str) -> tuple[str, bool]:
     return out, out != text
 
 
+class _Ambiguous(ValueError):
+    """Several different label objects: which one the teacher meant is a guess."""
+
+
 def _label_keys(obj: dict[str, Any]) -> int:
     return sum(1 for k in obj if isinstance(k, str) and k.strip().lower() in FIELDS)
 
@@ -87,13 +91,23 @@ def _find_object(text: str) -> tuple[dict[str, Any] | None, bool]:
     candidates = [m.group(1) for m in _FENCE.finditer(stripped)] + [stripped]
     decoder = json.JSONDecoder()
     for cand in candidates:
-        for m in re.finditer(r"\{", cand):
+        found: list[dict[str, Any]] = []
+        pos = 0
+        while (start := cand.find("{", pos)) >= 0:
             try:
-                obj, _end = decoder.raw_decode(cand, m.start())
+                obj, end = decoder.raw_decode(cand, start)
             except (json.JSONDecodeError, RecursionError):
+                pos = start + 1
                 continue
             if isinstance(obj, dict) and _label_keys(obj):
-                return obj, True
+                if found and obj != found[0]:
+                    raise _Ambiguous(f"{len(found) + 1} different label objects in the answer")
+                found.append(obj)
+                pos = end
+            else:
+                pos = start + 1
+        if found:
+            return found[0], True
     return None, False
 
 
@@ -123,7 +137,10 @@ def parse_teacher_answer(raw: str) -> tuple[dict[str, str] | None, str, str]:
         return None, "invalid_json", "empty answer"
     text, had_think = _strip_think(str(raw))
     repairs: list[str] = ["think block"] if had_think else []
-    obj, cut = _find_object(text)
+    try:
+        obj, cut = _find_object(text)
+    except _Ambiguous as exc:
+        return None, "invalid_json", f"{exc}: " + _excerpt(text)
     if obj is None:
         if _REFUSAL.search(text):
             return None, "refused", "teacher refused: " + _excerpt(text)

@@ -81,7 +81,9 @@ def render_example(tokenizer: Any, system: str, user: str, answer: str) -> tuple
 
 def encode_prompt(tokenizer: Any, system: str, user: str) -> list[int]:
     """Token ids of the rendered prompt, as generation sees them (no extra special tokens)."""
-    return list(tokenizer(render_prompt(tokenizer, system, user), add_special_tokens=False)["input_ids"])
+    return list(
+        tokenizer(render_prompt(tokenizer, system, user), add_special_tokens=False)["input_ids"]
+    )
 
 
 def encode_example(

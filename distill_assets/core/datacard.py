@@ -1,4 +1,4 @@
-"""The training dataset's data card: what went in, what was dropped and why, with masked examples."""
+"""The training dataset's data card: what went in, what was dropped and why, masked examples."""
 
 from __future__ import annotations
 

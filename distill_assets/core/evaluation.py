@@ -67,6 +67,8 @@ def score(
     Rates are over all n rows: an invalid prediction counts as wrong on every field.
     """
     n = len(predictions)
+    if n == 0:
+        raise ValueError("score: no predictions to score")
     if len(references) != n:
         raise ValueError(f"score: {n} predictions but {len(references)} references")
     if groups is not None and len(groups) != n:
@@ -181,9 +183,9 @@ def _read_test_rows(dataset_dir: Path, limit: int | None) -> Any:
     if test.empty:
         raise ValueError(f"{path}: no rows with split == 'test'")
     for c in ["text", *FIELDS]:
-        bad = test[test[c].isna()]
-        if not bad.empty:
-            raise ValueError(f"{path}: test row id={bad['id'].iloc[0]!r} has a null {c!r}")
+        bad = [i for i, v in zip(test["id"], test[c], strict=True) if pd.isna(v)]
+        if bad:
+            raise ValueError(f"{path}: test row id={bad[0]!r} has a null {c!r}")
     return test
 
 
@@ -277,16 +279,14 @@ def worst_errors(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
 
 def field_accuracy_png(metrics: dict[str, Any]) -> bytes:
     """Per-field accuracy bar chart, base vs tuned (PNG bytes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     labels = [*FIELDS, "exact_match"]
     base = [metrics["base"]["field_accuracy"][f] for f in FIELDS] + [metrics["base"]["exact_match"]]
     tuned = [metrics["tuned"]["field_accuracy"][f] for f in FIELDS]
     tuned.append(metrics["tuned"]["exact_match"])
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig = Figure(figsize=(9, 4))
+    ax = fig.subplots()
     x = list(range(len(labels)))
     ax.bar([i - 0.2 for i in x], base, width=0.4, label="base")
     ax.bar([i + 0.2 for i in x], tuned, width=0.4, label="tuned")
@@ -298,7 +298,6 @@ def field_accuracy_png(metrics: dict[str, Any]) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return buf.getvalue()
 
 

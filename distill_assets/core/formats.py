@@ -6,12 +6,18 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as _pc
+
 from distill_assets.core.prompts import student_prompt
-from distill_assets.core.schema import label_to_json
+from distill_assets.core.schema import FIELDS, label_to_json
 
 
 def to_alpaca(text: str, label: Mapping[str, str]) -> dict[str, str]:
@@ -40,28 +46,125 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def alpaca_lines(texts: Iterable[str], outputs: Iterable[str]) -> Iterable[str]:
-    """JSON lines equal to `to_alpaca` records, built by string joins (the prompt is constant).
+pc: Any = _pc  # kernels are generated at import time, invisible to the type checker
+_q: Callable[[str], str] = encode_basestring  # a JSON string literal, as json.dumps writes it
 
-    `outputs` are label JSON strings (`label_to_json`); this is the fast path for large sets.
+
+# ---------------------------------------------------------------------------------------------
+# vectorised (pyarrow) builders: the same bytes as the functions above, for million-row sets
+
+_L = pa.large_string()
+_CONTROL = r"[\x00-\x1f]"
+
+
+def _s(text: str) -> pa.Scalar:
+    return pa.scalar(text, type=_L)
+
+
+def _as_large(values: Any) -> pa.Array:
+    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, type=_L)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(_L)
+    if arr.null_count:
+        raise ValueError("string column holds nulls; fill them before writing JSON")
+    return arr
+
+
+def json_quote_array(values: Any) -> pa.Array:
+    """Each string as a JSON string literal, exactly as `json.dumps(s, ensure_ascii=False)`."""
+    arr = escaped = _as_large(values)
+    # each replace is a full pass: skip it when no row holds the character
+    if pc.any(pc.match_substring(arr, "\\")).as_py():
+        escaped = pc.replace_substring(escaped, "\\", "\\\\")
+    if pc.any(pc.match_substring(arr, '"')).as_py():
+        escaped = pc.replace_substring(escaped, '"', '\\"')
+    quoted = pc.binary_join_element_wise(_s('"'), escaped, _s('"'), _s(""))
+    control = pc.match_substring_regex(arr, _CONTROL)  # rare: escaped in Python
+    if pc.any(control).as_py():
+        idx = pa.array(np.flatnonzero(control.to_numpy(zero_copy_only=False)))
+        fixed = [_q(v) for v in arr.take(idx).to_pylist()]
+        quoted = pc.replace_with_mask(quoted, control, pa.array(fixed, type=_L))
+    return quoted
+
+
+def _join(*parts: Any) -> pa.Array:
+    items = [_s(p) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*items, _s(""))
+
+
+def label_json_array(columns: Mapping[str, Any]) -> pa.Array:
+    """`label_to_json` for whole columns (one per field), as a string array."""
+    parts: list[Any] = []
+    for i, f in enumerate(FIELDS):
+        parts += [("{" if i == 0 else ", ") + _q(f) + ": ", json_quote_array(columns[f])]
+    return _join(*parts, "}")
+
+
+def alpaca_array(texts: Any, outputs: Any, *, quoted: bool = False) -> pa.Array:
+    """JSON lines (with "\\n") of `to_alpaca` records; `outputs` are label JSON strings.
+
+    quoted=True: both are already `json_quote_array` literals (quote once, take per split).
     """
-    p = _dumps(student_prompt())
-    head = '{"instruction": ' + p + ', "input": '
-    tail = ', "system": ' + p + "}\n"
-    for t, o in zip(texts, outputs, strict=True):
-        yield head + _dumps(t) + ', "output": ' + _dumps(o) + tail
-
-
-def messages_lines(texts: Iterable[str], outputs: Iterable[str]) -> Iterable[str]:
-    """JSON lines equal to `to_messages` records, built by string joins."""
-    head = (
-        '{"messages": [{"role": "system", "content": '
-        + _dumps(student_prompt())
-        + '}, {"role": "user", "content": '
+    p = _q(student_prompt())
+    qt, qo = (texts, outputs) if quoted else (json_quote_array(texts), json_quote_array(outputs))
+    return _join(
+        '{"instruction": ' + p + ', "input": ', qt, ', "output": ', qo, ', "system": ' + p + "}\n"
     )
-    mid = '}, {"role": "assistant", "content": '
-    for t, o in zip(texts, outputs, strict=True):
-        yield head + _dumps(t) + mid + _dumps(o) + "}]}\n"
+
+
+def messages_array(texts: Any, outputs: Any, *, quoted: bool = False) -> pa.Array:
+    """JSON lines (with "\\n") of `to_messages` records (see `alpaca_array` for `quoted`)."""
+    qt, qo = (texts, outputs) if quoted else (json_quote_array(texts), json_quote_array(outputs))
+    return _join(
+        '{"messages": [{"role": "system", "content": ' + _q(student_prompt()) + "}, "
+        '{"role": "user", "content": ',
+        qt,
+        '}, {"role": "assistant", "content": ',
+        qo,
+        "}]}\n",
+    )
+
+
+def _payload(arr: pa.Array) -> memoryview:
+    """The concatenated UTF-8 bytes of a large_string array, without copying."""
+    arr = _as_large(arr)
+    n = len(arr)
+    data = arr.buffers()[2]
+    if not n or data is None:
+        return memoryview(b"")
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)  # type: ignore[arg-type]
+    return memoryview(data)[int(offsets[arr.offset]) : int(offsets[arr.offset + n])]
+
+
+def write_string_array(path: str | os.PathLike[str], lines: pa.Array | Iterable[pa.Array]) -> int:
+    """Write the concatenated strings of `lines` (one array, or chunks built lazily so that
+    only one is in memory) atomically, straight from Arrow's buffers; returns the count."""
+    chunks: Iterable[pa.Array] = [lines] if isinstance(lines, pa.Array) else lines
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    n = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                arr = _as_large(chunk)
+                fh.write(_payload(arr))
+                n += len(arr)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return n
+
+
+def _batched(items: Iterable[str], n: int) -> Iterator[list[str]]:
+    it = iter(items)
+    while batch := list(islice(it, n)):
+        yield batch
 
 
 def write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> int:
@@ -74,10 +177,11 @@ def write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> int:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     n = 0
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
-            for line in lines:
-                fh.write(line)
-                n += 1
+        with os.fdopen(fd, "wb") as fh:
+            # joined in batches: one write per line costs more than building the line
+            for batch in _batched(lines, 4096):
+                fh.write("".join(batch).encode("utf-8"))
+                n += len(batch)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -57,8 +57,8 @@ _PROVINCE_SHORT = {
 _PLACE_WORDS = tuple(
     sorted(
         """路 街 大道 大街 大厦 大学 大桥 大酒店 酒店 宾馆 饭店 巷 弄 胡同 小区 花园 广场 公园 中学
-        小学 医院 商场 商城 银行 站 机场 公司 村 桥 湖 城 寺 山庄 新村 里 门 苑 园 号 楼 港 湾
-        饭 菜 人""".split(),
+        小学 医院 商场 商城 银行 站 机场 公司 村 桥 湖 寺 山庄 新村 里 门 苑 园 号 楼 港 湾
+        饭店 菜""".split(),
         key=len,
         reverse=True,
     )
@@ -235,7 +235,9 @@ def lookup_district(name: str) -> list[tuple[str, str, str]]:
 def division_rows(current_only: bool = True) -> tuple[tuple[str, str, str], ...]:
     """(province, city, district) rows of the gazetteer; district "" marks a city row."""
     idx = _index()
-    return idx.current_rows if current_only else tuple(sorted(idx.rows, key=idx.order.get))
+    if current_only:
+        return idx.current_rows
+    return tuple(sorted(idx.rows, key=lambda r: idx.order[r]))
 
 
 def _merge(entries: Sequence[Entry]) -> tuple[str, str, str] | None:
@@ -280,7 +282,11 @@ def canonicalize_region(province: str, city: str, district: str) -> tuple[str, s
     level, or the reading is ambiguous (e.g. a bare "朝阳区"). ("", "", "") stays ("", "", "").
     Municipalities repeat the province as city: ("天津", "", "河西区") -> 天津市/天津市/河西区.
     """
-    parts = [(P, (province or "").strip()), (C, (city or "").strip()), (D, (district or "").strip())]
+    parts = [
+        (P, (province or "").strip()),
+        (C, (city or "").strip()),
+        (D, (district or "").strip()),
+    ]
     options: list[list[Entry]] = []
     for level, name in parts:
         if not name:
@@ -338,13 +344,23 @@ def _label_regex() -> re.Pattern[str]:
 
 _LABEL_RE = _label_regex()
 _PHONE_RE = re.compile(
-    r"(?<![\dA-Za-z])(?P<cc>(?:\+|＋|00)?\s?86[\s\-]*)?(?P<num>\(?\d(?:[\s\-\)]{0,2}\d){6,13})(?!\d)"
+    r"(?<![\dA-Za-z\-])(?P<cc>(?:\+|＋|00)\s?86[\s\-]*|86[\s\-]+)?"
+    r"(?P<num>(?:\(0\d{2,3}\)\s?)?\d{3,}(?:[\s\-]{1,2}\d{3,}){0,3})(?![\d\-])"
 )
+_ADMIN_SUFFIX = ("州", "县", "旗", "区", "市", "盟", "省")
+_STREET_AFTER = re.compile(r"[东西南北中一二三四五六七八九十]{1,2}(?:路|街|大道|大街|巷|段)")
 _HARD = set("\n\r\t,，;；|:：。!！?？、【】[]{}<>《》=")
 _WS = " \u3000\xa0"
 _STRIP = _WS + ",，:：;；|-—~～.。!！?？、/\\"
 _FILLER_TAIL = ("谢谢啦", "谢谢了", "谢谢", "谢啦", "多谢", "感谢", "辛苦了", "麻烦了", "哈")
 _FILLER_HEAD = (
+    "请寄给",
+    "请发给",
+    "我叫",
+    "我是",
+    "转交",
+    "找",
+    "交",
     "麻烦寄到",
     "麻烦发到",
     "麻烦帮我寄到",
@@ -360,19 +376,22 @@ _FILLER_HEAD = (
     "您好",
 )
 _ADDR_SUFFIX = tuple(
-    "号 室 楼 座 栋 层 店 厦 园 苑 城 区 院 村 路 街 巷 道 弄 里 门 所 部 处 司 场 馆 站 厂 队 组 铺 "
-    "舍 中心 小区 公寓 单元 宿舍 学校 大学 医院 市 县 镇 乡 省".split()
+    "号 室 楼 座 栋 层 店 厦 园 苑 城 区 院 村 路 街 巷 道 弄 里 门 所 部 处 司 场 馆 站 厂 "
+    "队 组 铺 舍 中心 小区 公寓 单元 宿舍 学校 大学 医院 市 县 镇 乡 省".split()
 )
 _NAME_STOP = frozenset(
     "谢谢 麻烦 你好 您好 地址 电话 手机 收件 收货 快递 包裹 尽快 周末 工作日 送货 上门 放门口 "
     "放快递柜 到付 急件 多谢 辛苦 请问 需要 帮忙 一下 今天 明天".split()
 )
 _COMPOUND_SURNAMES = frozenset(
-    "欧阳 太史 端木 上官 司马 东方 独孤 南宫 万俟 闻人 夏侯 诸葛 尉迟 公羊 赫连 澹台 皇甫 宗政 濮阳 "
-    "公冶 太叔 申屠 公孙 慕容 仲孙 钟离 长孙 宇文 司徒 鲜于 司空 闾丘 子车 亓官 司寇 巫马 公西 "
-    "颛孙 壤驷 公良 漆雕 乐正 宰父 谷梁 拓跋 夹谷 轩辕 令狐 段干 百里 呼延 东郭 南门 羊舌 微生 "
-    "公户 公玉 公仪 梁丘 公仲 公上 公门 公山 公坚 左丘 公伯 西门 公祖 第五 公乘 贯丘 公皙 南荣 "
-    "东里 东宫 仲长 子书 子桑 即墨 达奚 褚师".split()
+    (
+        "欧阳 太史 端木 上官 司马 东方 独孤 南宫 万俟 闻人 夏侯 诸葛 尉迟 公羊 "
+        "赫连 澹台 皇甫 宗政 濮阳 公冶 太叔 申屠 公孙 慕容 仲孙 钟离 长孙 宇文 "
+        "司徒 鲜于 司空 闾丘 子车 亓官 司寇 巫马 公西 颛孙 壤驷 公良 漆雕 乐正 "
+        "宰父 谷梁 拓跋 夹谷 轩辕 令狐 段干 百里 呼延 东郭 南门 羊舌 微生 公户 "
+        "公玉 公仪 梁丘 公仲 公上 公门 公山 公坚 左丘 公伯 西门 公祖 第五 公乘 "
+        "贯丘 公皙 南荣 东里 东宫 仲长 子书 子桑 即墨 达奚 褚师"
+    ).split()
 )
 _SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏"
@@ -415,7 +434,19 @@ def _looks_like_name(s: str) -> bool:
         return False
     if s.endswith(("先生", "女士", "小姐", "老师", "师傅", "经理", "总")):
         return True
-    return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in ("谢", "麻烦", "收件"))
+    return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in ("谢谢", "麻烦", "收件"))
+
+
+def _looks_like_bare_name(s: str) -> bool:
+    """A standalone 2-5 character word that is not address-like (names without a Han surname)."""
+    return (
+        2 <= len(s) <= 5
+        and all(_is_cjk(ch) for ch in s)
+        and s not in _NAME_STOP
+        and not s.endswith(_ADDR_SUFFIX)
+        and not any(w in s for w in ("谢谢", "麻烦", "收件", "快递", "发货", "顺丰", "到付"))
+        and not any(e.full for e in lookup(s))
+    )
 
 
 @dataclass
@@ -450,10 +481,7 @@ def _find_phones(text: str) -> list[tuple[int, int, str]]:
         elif cc is None and len(digits) == 13 and digits.startswith("86"):
             digits = digits[2:]
         if 7 <= len(digits) <= 13:
-            end = m.end()
-            if num.startswith("(") or text[start:end].endswith(")"):
-                pass
-            out.append((start, end, digits))
+            out.append((start, m.end(), digits))
     return out
 
 
@@ -473,11 +501,28 @@ def _mentions(text: str, blocked: list[bool]) -> list[tuple[int, int, tuple[Entr
             j = i + ln
             if j > n or any(blocked[i:j]):
                 continue
-            entries = names.get(text[i:j])
+            key = text[i:j]
+            entries = names.get(key)
             if entries is None:
                 continue
-            if not any(e.full for e in entries) and text.startswith(_PLACE_WORDS, j):
+            if (
+                not any(e.full for e in entries)
+                and not key.endswith(_ADMIN_SUFFIX)
+                and (text.startswith(_PLACE_WORDS, j) or _STREET_AFTER.match(text, j))
+            ):
                 continue
+            if key.endswith("市") and j - i >= 3:
+                # "济南市中区" is 济南 + 市中区: the city's 市 opens one of its own districts.
+                for ln2 in lengths.get("市", ()):
+                    if j - 1 + ln2 <= n and not any(blocked[j - 1 : j - 1 + ln2]):
+                        inner = names.get(text[j - 1 : j - 1 + ln2], ())
+                        if any(
+                            e.level == D and e.full and any(e.city == c.city for c in entries)
+                            for e in inner
+                        ):
+                            j -= 1
+                            entries = names.get(text[i:j], entries)
+                            break
             hit = (i, j, entries)
             break
         if hit is None:
@@ -508,18 +553,20 @@ def _best_region(text: str, mentions: list[tuple[int, int, tuple[Entry, ...]]]):
     best = None
     best_key = None
     for _s, _e, run in _chains(text, mentions):
-        for k in range(len(run), 0, -1):
-            sub = run[:k]
-            triple = _resolve([m[2] for m in sub])
-            if triple is None:
-                continue
-            n_full = sum(any(e.full for e in m[2]) for m in sub)
-            depth = sum(1 for x in triple if x)
-            key = (k, depth, n_full, -sub[0][0])
-            if best_key is None or key > best_key:
-                best_key = key
-                best = (*triple, sub[0][0], sub[-1][1])
-            break
+        # Any contiguous part of a run may be the address ("宏伟 北京市平谷区": a name first).
+        for a in range(len(run)):
+            for b in range(len(run), a, -1):
+                sub = run[a:b]
+                triple = _resolve([m[2] for m in sub])
+                if triple is None:
+                    continue
+                n_full = sum(any(e.full for e in m[2]) for m in sub)
+                depth = sum(1 for x in triple if x)
+                key = (b - a, n_full, depth, -sub[0][0])
+                if best_key is None or key > best_key:
+                    best_key = key
+                    best = (*triple, sub[0][0], sub[-1][1])
+                break
     return best
 
 
@@ -701,19 +748,18 @@ def _unlabelled_name(
             cur.append(text[i])
     if cur:
         chunks.append("".join(cur))
-    for raw in chunks:
-        c = _clean_chunk(raw)
-        if _looks_like_name(c):
-            return c, loc
-    # "人民路25号 段丽娟" or "人民路25号段丽娟" at the end of the address segment.
+    cleaned = [_clean_chunk(raw) for raw in chunks]
     parts = re.split(f"[{_WS}]+", loc)
-    if len(parts) > 1:
-        tail = _clean_chunk(parts[-1])
-        if _looks_like_name(tail):
-            return tail, loc[: loc.rfind(parts[-1])].rstrip(_STRIP)
-        head = _clean_chunk(parts[0])
-        if _looks_like_name(head) and False:
-            return head, loc
+    tail = _clean_chunk(parts[-1]) if len(parts) > 1 else ""
+    cut = loc[: loc.rfind(parts[-1])].rstrip(_STRIP) if tail else loc
+    # Surname-led names first; then any bare word (泽仁卓玛, 其其格 have no Han surname).
+    for looks in (_looks_like_name, _looks_like_bare_name):
+        for c in cleaned:
+            if looks(c):
+                return c, loc
+        # "人民路25号 段丽娟": a name at the end of the address segment.
+        if tail and looks(tail):
+            return tail, cut
     m = re.match(r"^(.*[号室楼座层栋户])([\u4e00-\u9fff]{2,4})$", loc)
     if m and _looks_like_name(m.group(2)):
         return m.group(2), m.group(1)

@@ -74,7 +74,9 @@ def load_backend(
 ) -> Backend:
     """A ready backend of `kind` ("transformers" or "vllm") for a local model folder or hub id."""
     if max_new_tokens < 1 or batch_size < 1:
-        raise ValueError(f"max_new_tokens and batch_size must be >= 1 ({max_new_tokens}, {batch_size})")
+        raise ValueError(
+            f"max_new_tokens and batch_size must be >= 1 ({max_new_tokens}, {batch_size})"
+        )
     if kind == "transformers":
         return TransformersBackend(
             model_path,
@@ -206,7 +208,7 @@ class _Skeleton:
         import torch
 
         keys = [json.dumps(f) for f in FIELDS]
-        self.literals: list[bytes] = [("{" + keys[0] + ": \"").encode()]
+        self.literals: list[bytes] = [("{" + keys[0] + ': "').encode()]
         self.literals += [(f'", {k}: "').encode() for k in keys[1:]]
         self.literals.append(b'"}')
         self.by_bytes: dict[bytes, int] = {}
@@ -289,6 +291,7 @@ def _make_constraint(
             left = max_new_tokens - gen.shape[1]
             out = torch.full_like(scores, float("-inf"))
             stop_set = set(stop_ids)
+            content = skeleton.content_mask[: scores.shape[1]].to(scores.device)
             for r in range(gen.shape[0]):
                 ids = gen[r].tolist()
                 if any(t in stop_set for t in ids):
@@ -312,8 +315,7 @@ def _make_constraint(
                 if left <= skeleton.finish_cost(rest):
                     out[r, skeleton.by_bytes_longest(rest)[0]] = 0.0
                     continue
-                mask = skeleton.content_mask[: scores.shape[1]].to(scores.device)
-                out[r] = torch.where(mask, scores[r], out[r])
+                out[r] = torch.where(content, scores[r], out[r])
                 out[r, closers] = scores[r, closers]
             return out
 
@@ -401,8 +403,8 @@ class TransformersBackend:
         path = str(model_path)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype)
-        self.model.to(self.device)  # type: ignore[arg-type]
+        self.model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype)
+        self.model.to(self.device)
         self.model.eval()
         self.stop_ids = self._stop_ids()
         pad = self.tokenizer.pad_token_id
@@ -410,7 +412,11 @@ class TransformersBackend:
         self.token_bytes = token_bytes_table(self.tokenizer)
         vocab = int(self.model.get_output_embeddings().weight.shape[0])  # type: ignore[union-attr]
         self.token_bytes += [b""] * max(0, vocab - len(self.token_bytes))
-        self.skeleton = _Skeleton(self.tokenizer, self.token_bytes, vocab) if json_constrained else None
+        self.skeleton: _Skeleton | None = None
+        if json_constrained:
+            self._skeleton()  # fail at load time on a budget too small
+        # More logits processors applied after the JSON constraint (tests script outputs with it).
+        self.extra_processors: list[Any] = []
         self.info: dict[str, Any] = {
             "kind": self.kind,
             "model": path,
@@ -422,6 +428,18 @@ class TransformersBackend:
             "stop_ids": self.stop_ids,
         }
         log(f"transformers backend: {path} on {self.device} ({self.info['dtype']})")
+
+    def _skeleton(self) -> _Skeleton:
+        """The JSON constraint's vocabulary tables, built on first use (~1 s for 150k tokens)."""
+        if self.skeleton is None:
+            self.skeleton = _Skeleton(self.tokenizer, self.token_bytes, len(self.token_bytes))
+        need = self.skeleton.finish_cost(self.skeleton.tail(0))
+        if self.max_new_tokens < need:
+            raise ValueError(
+                f"json_constrained needs max_new_tokens >= {need} (the empty six-key "
+                f"object's length in tokens), got {self.max_new_tokens}"
+            )
+        return self.skeleton
 
     def _stop_ids(self) -> list[int]:
         from distill_assets.core.chat import end_of_turn
@@ -448,6 +466,11 @@ class TransformersBackend:
         return [list(x) for x in enc]
 
     def generate(self, requests: Sequence[tuple[str, str]]) -> list[Generation]:
+        self.info.update(
+            max_new_tokens=self.max_new_tokens,
+            batch_size=self.batch_size,
+            json_constrained=self.json_constrained,
+        )
         encoded = self.encode(requests)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: list[Generation | None] = [None] * len(encoded)
@@ -470,12 +493,13 @@ class TransformersBackend:
             mask[r, width - len(x) :] = 1
         stop = _make_json_stop(self.token_bytes, width, len(batch))
         processors = LogitsProcessorList()
-        if self.skeleton is not None:
+        if self.json_constrained:
             processors.append(
                 _make_constraint(
-                    self.skeleton, self.token_bytes, width, self.max_new_tokens, self.stop_ids
+                    self._skeleton(), self.token_bytes, width, self.max_new_tokens, self.stop_ids
                 )
             )
+        processors.extend(self.extra_processors)
         config = GenerationConfig(
             max_new_tokens=self.max_new_tokens,
             do_sample=False,
@@ -512,7 +536,7 @@ class TransformersBackend:
 
         import torch
 
-        self.model = None  # type: ignore[assignment]
+        self.model = None
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -537,21 +561,19 @@ class VllmBackend:
         log: Logger = null_log,
     ) -> None:
         try:
-            import vllm
+            import vllm  # pyright: ignore[reportMissingImports]
         except ImportError as e:
             raise ImportError(
                 "the vllm backend needs the optional extra: pip install 'distill-assets[gpu]'"
             ) from e
         self.log = log
         path = str(model_path)
-        self.llm = vllm.LLM(
+        self.llm: Any = vllm.LLM(
             model=path, dtype=str(dtype) if dtype else "auto", seed=0, max_model_len=max_model_len
         )
         self.tokenizer = self.llm.get_tokenizer()
-        kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_new_tokens}
-        if json_constrained:
-            kwargs.update(_vllm_structured(LABEL_JSON_SCHEMA))
-        self.sampling = vllm.SamplingParams(**kwargs)
+        self.max_new_tokens = max_new_tokens
+        self.json_constrained = json_constrained
         self.info: dict[str, Any] = {
             "kind": self.kind,
             "model": path,
@@ -562,10 +584,15 @@ class VllmBackend:
         log(f"vllm backend: {path} (vllm {self.info['vllm']})")
 
     def generate(self, requests: Sequence[tuple[str, str]]) -> list[Generation]:
+        import vllm  # pyright: ignore[reportMissingImports]
+
         from distill_assets.core.chat import render_prompt
 
+        kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": self.max_new_tokens}
+        if self.json_constrained:
+            kwargs.update(_vllm_structured(LABEL_JSON_SCHEMA))
         prompts = [render_prompt(self.tokenizer, s, u) for s, u in requests]
-        outs = self.llm.generate(prompts, self.sampling, use_tqdm=False)
+        outs = self.llm.generate(prompts, vllm.SamplingParams(**kwargs), use_tqdm=False)
         gens = []
         for o in outs:
             text = strip_think(o.outputs[0].text)
@@ -592,7 +619,11 @@ def _vllm_structured(schema: dict[str, Any]) -> dict[str, Any]:
     try:  # vLLM >= 0.10.2
         from vllm.sampling_params import StructuredOutputsParams  # type: ignore[attr-defined]
 
-        return {"structured_outputs": StructuredOutputsParams(json=schema)}
+        try:  # compact JSON: no free whitespace for a weak model to fill its budget with
+            params = StructuredOutputsParams(json=schema, disable_any_whitespace=True)
+        except TypeError:
+            params = StructuredOutputsParams(json=schema)
+        return {"structured_outputs": params}
     except ImportError:  # older releases
         from vllm.sampling_params import GuidedDecodingParams  # type: ignore[attr-defined]
 

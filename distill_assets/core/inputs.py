@@ -383,7 +383,13 @@ def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
             rows = max(sum(1 for rec in csv.reader(fh) if any(c.strip() for c in rec)) - 1, 0)
     else:
         with open(path, "rb") as fh:
-            rows = sum(1 for line in fh if line.strip())
+            if fh.read(64).lstrip().startswith(b"["):  # a JSON array, not JSON lines
+                fh.seek(0)
+                doc = json.loads(fh.read().decode("utf-8", errors="replace"))
+                rows = len(doc) if isinstance(doc, list) else 1
+            else:
+                fh.seek(0)
+                rows = sum(1 for line in fh if line.strip())
     return {"sha256": digest, "bytes": size, "rows": int(rows)}
 
 

@@ -1,6 +1,6 @@
 """Lineage manifests: what each artifact is, what it was built from, and its content hashes.
 
-Every asset writes `<artifacts>/<version>/<asset>/manifest.json` last, after its files, so a
+Every asset writes `<artifacts>/<version>/<asset>/lineage.json` last, after its files, so a
 manifest never points at a half-written artifact. `audit()` walks the chain and re-hashes.
 """
 
@@ -22,7 +22,9 @@ ASSET_CHAIN: tuple[str, ...] = (
     "merged_model",
     "eval_report",
 )
-MANIFEST = "manifest.json"
+MANIFEST = "lineage.json"
+# Resumable state kept beside an artifact but not part of it (training checkpoints).
+SCRATCH_DIRS = frozenset({"checkpoints"})
 
 
 class LineageError(RuntimeError):
@@ -34,13 +36,14 @@ def asset_dir(root: Path, version: str, asset: str) -> Path:
 
 
 def hash_artifacts(folder: Path) -> dict[str, str]:
-    """sha256 of every file under `folder` (relative posix paths), manifest and temp files excluded."""
+    """sha256 of every file under `folder` by relative path; manifest, scratch, temp excluded."""
     out: dict[str, str] = {}
     for p in sorted(folder.rglob("*")):
         if not p.is_file():
             continue
         rel = p.relative_to(folder).as_posix()
-        if rel == MANIFEST or any(part.startswith(".") for part in p.relative_to(folder).parts):
+        parts = p.relative_to(folder).parts
+        if rel == MANIFEST or parts[0] in SCRATCH_DIRS or any(x.startswith(".") for x in parts):
             continue
         out[rel] = sha256_file(p)
     return out

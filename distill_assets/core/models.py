@@ -122,6 +122,13 @@ TINY_QWEN3_CONFIG: dict[str, Any] = {
     "pad_token_id": QWEN3_SPECIAL_IDS["<|endoftext|>"],
 }
 
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+)
+
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -178,7 +185,9 @@ def build_qwen_tokenizer(out_dir: str | Path) -> Path:
     fast.chat_template = QWEN3_CHAT_TEMPLATE
     with atomic_dir(out_dir) as tmp:
         fast.save_pretrained(str(tmp))
-        _patch_tokenizer_config(tmp / "tokenizer_config.json", {"tokenizer_class": "Qwen2Tokenizer"})
+        _patch_tokenizer_config(
+            tmp / "tokenizer_config.json", {"tokenizer_class": "Qwen2Tokenizer"}
+        )
     return out_dir
 
 
@@ -221,9 +230,9 @@ def build_tiny_qwen3(
         if tokenizer_dir is None:
             build_qwen_tokenizer(tmp / "_tokenizer")
             tokenizer_dir = tmp / "_tokenizer"
-        for f in Path(tokenizer_dir).iterdir():
-            if f.is_file():
-                shutil.copy2(f, tmp / f.name)
+        for name in TOKENIZER_FILES:
+            if (Path(tokenizer_dir) / name).is_file():
+                shutil.copy2(Path(tokenizer_dir) / name, tmp / name)
         shutil.rmtree(tmp / "_tokenizer", ignore_errors=True)
         (tmp / "distill_model.json").write_text(
             json.dumps({"spec": "tiny-qwen3", "seed": seed, "config": TINY_QWEN3_CONFIG}, indent=2),
@@ -282,7 +291,9 @@ def prepare_smollm2(cache_dir: str | Path, log: Logger = null_log) -> Path:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         (tmp / "distill_model.json").write_text(
-            json.dumps({"spec": "smollm2-135m", "gguf": gguf.name, "gguf_sha256": sha256_file(gguf)})
+            json.dumps(
+                {"spec": "smollm2-135m", "gguf": gguf.name, "gguf_sha256": sha256_file(gguf)}
+            )
         )
     log(f"smollm2: saved {out}")
     return out

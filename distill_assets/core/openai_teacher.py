@@ -127,11 +127,15 @@ class OpenAITeacher:
         retry_after_max_s: float = 120.0,
         system_prompt: str | None = None,
         seed: int | None = None,
+        http_backend: str = "auto",
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        if http_backend not in ("auto", "aiohttp", "httpx"):
+            raise ValueError(f"http_backend must be auto, aiohttp or httpx, got {http_backend!r}")
+        self.http_backend = http_backend
         self.base_url = base_url
         self.model = model
         self._api_key = api_key or "EMPTY"
@@ -151,18 +155,35 @@ class OpenAITeacher:
         self.fatal_error = ""
         self._rng = random.Random(seed)
         self._pause_until = 0.0
+        self.http_backend_used = ""
         self._client: openai.AsyncOpenAI | None = None
         self._sem: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:
         return f"OpenAITeacher(base_url={self.base_url!r}, model={self.model!r})"
 
+    def _http_client(self) -> Any:
+        """openai's aiohttp transport where installed (the `openai[aiohttp]` extra): it spends
+        about a third less CPU per request than httpx, which is what bounds a batch at high
+        concurrency. None: the SDK's default httpx client."""
+        if self.http_backend == "httpx":
+            return None
+        try:
+            return openai.DefaultAioHttpClient(timeout=self.timeout_s)
+        except RuntimeError:  # aiohttp not installed
+            if self.http_backend == "aiohttp":
+                raise
+            return None
+
     async def __aenter__(self) -> OpenAITeacher:
+        http_client = self._http_client()
+        self.http_backend_used = "httpx" if http_client is None else "aiohttp"
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=self.timeout_s,
+            http_client=http_client,
         )
         self._sem = asyncio.Semaphore(self.concurrency)
         return self
@@ -175,8 +196,10 @@ class OpenAITeacher:
     def _redact(self, text: str) -> str:
         return redact(text, self._api_key)
 
-    def _request_kwargs(self, text: str, json_mode: bool, thinking_flag: bool) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
+    def _request_body(self, text: str, json_mode: bool, thinking_flag: bool) -> dict[str, Any]:
+        """The JSON body, sent through the client's generic `post`: create()'s per-request
+        TypedDict transform costs more CPU than the rest of the request at high concurrency."""
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": [
                 {"role": "system", "content": self.system_prompt},
@@ -185,14 +208,39 @@ class OpenAITeacher:
             "temperature": self.temperature,
         }
         if self.max_tokens is not None:
-            kwargs["max_tokens"] = self.max_tokens
+            body["max_tokens"] = self.max_tokens
         if json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
+            body["response_format"] = {"type": "json_object"}
         if thinking_flag:
-            kwargs["extra_body"] = {
-                "chat_template_kwargs": {"enable_thinking": self.enable_thinking}
-            }
-        return kwargs
+            body["chat_template_kwargs"] = {"enable_thinking": self.enable_thinking}
+        return body
+
+    def _read_response(self, data: Any, text: str, call: TeacherCall) -> None:
+        """Fill `call` from a chat.completion body, read as a plain dict: building the typed
+        ChatCompletion model costs more CPU than the rest of a response. A body without
+        choices raises ValueError (retried: proxies answer 200 with error pages)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"response body is not a JSON object: {str(data)[:200]!r}")
+        choices = data.get("choices")
+        if not isinstance(choices, list):
+            raise ValueError(f"response has no choices: {str(data.get('error', data))[:200]}")
+        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        content = content if isinstance(content, str) else ""
+        usage = data.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+            call.tokens_in = int(usage["prompt_tokens"])
+            call.tokens_out = int(usage.get("completion_tokens") or 0)
+        else:
+            call.usage_estimated = True
+            call.tokens_in = len((self.system_prompt + text).encode("utf-8"))
+            call.tokens_out = len(content.encode("utf-8"))
+        call.text = strip_think(content)
+        call.ok = True
+        call.error = ""
+        call.response_model = str(data.get("model") or "")
+        call.finish_reason = str(choice.get("finish_reason") or "")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = self._rng.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2**attempt))
@@ -236,10 +284,11 @@ class OpenAITeacher:
             attempt += 1
             call.attempts = attempt
             self.stats.requests += 1
-            kwargs = self._request_kwargs(text, json_mode, thinking_flag)
+            body = self._request_body(text, json_mode, thinking_flag)
             try:
                 async with self._sem:
-                    resp = await self._client.chat.completions.create(**kwargs)
+                    resp = await self._client.post("/chat/completions", body=body, cast_to=dict)
+                self._read_response(resp, text, call)
             except openai.APIStatusError as exc:
                 if gate is not None:
                     gate.settle(token, 0, 0)
@@ -275,7 +324,13 @@ class OpenAITeacher:
                     continue
                 call.error = last_error
                 break
-            except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
+            except (
+                openai.APIConnectionError,
+                openai.APIResponseValidationError,
+                ValueError,
+            ) as exc:
+                # Timeouts, dropped connections, and bodies that are not the JSON expected (a
+                # proxy's HTML error page): transient more often than not.
                 if gate is not None:
                     gate.settle(token, 0, 0)
                 last_error = self._describe(exc)
@@ -287,25 +342,15 @@ class OpenAITeacher:
                     self.stats.retries += 1
                     await asyncio.sleep(self._backoff(attempt - 1, None))
                 continue
+            except Exception as exc:  # one odd row must not stop the batch
+                if gate is not None:
+                    gate.settle(token, 0, 0)
+                call.error = self._describe(exc)
+                break
             # Success: remember which optional features this server takes.
             self.json_mode, self.send_thinking_flag = json_mode, thinking_flag
-            choice = resp.choices[0] if resp.choices else None
-            content = (choice.message.content if choice is not None else None) or ""
-            usage = resp.usage
-            if usage is not None:
-                call.tokens_in = int(usage.prompt_tokens or 0)
-                call.tokens_out = int(usage.completion_tokens or 0)
-            else:
-                call.usage_estimated = True
-                call.tokens_in = len((self.system_prompt + text).encode("utf-8"))
-                call.tokens_out = len(content.encode("utf-8"))
             if gate is not None:
                 gate.settle(token, call.tokens_in, call.tokens_out)
-            call.text = strip_think(content)
-            call.ok = True
-            call.error = ""
-            call.response_model = str(resp.model or "")
-            call.finish_reason = str(choice.finish_reason or "") if choice is not None else ""
             break
         else:
             call.error = f"failed after {attempt} attempts: {last_error}"

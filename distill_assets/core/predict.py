@@ -40,7 +40,7 @@ def predict_file(
     wall = time.perf_counter() - started
     lines: list[str] = []
     valid = 0
-    for row_id, gen in zip(frame["id"].tolist(), generations):
+    for row_id, gen in zip(frame["id"].tolist(), generations, strict=True):
         parsed = parse_prediction(gen.text)
         valid += parsed is not None
         fields = {f: str((parsed or {}).get(f, "")) for f in FIELDS}

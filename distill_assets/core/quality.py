@@ -12,7 +12,8 @@ OK_STATUSES = ("ok", "repaired")
 def failure_rate(labels: pd.DataFrame) -> float:
     if len(labels) == 0:
         return 0.0
-    return float((~labels["status"].isin(OK_STATUSES)).mean())
+    ok = labels["status"].isin(OK_STATUSES).to_numpy()
+    return float(1.0 - ok.mean())
 
 
 def exact_vs_gold(raw: pd.DataFrame, labels: pd.DataFrame) -> float | None:
@@ -45,5 +46,7 @@ def gazetteer_disagreement(labels: pd.DataFrame) -> float:
     from distill_assets.core.gazetteer import GazetteerTeacher
 
     teacher = GazetteerTeacher()
-    ref = pd.DataFrame([{"id": i, **teacher.label(t)} for i, t in zip(labels["id"], labels["text"])])
+    ref = pd.DataFrame(
+        [{"id": i, **teacher.label(t)} for i, t in zip(labels["id"], labels["text"], strict=True)]
+    )
     return disagreement_with(labels, ref)

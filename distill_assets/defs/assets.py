@@ -1,8 +1,6 @@
 """The six assets: short adapters from run config to a core call to a MaterializeResult."""
 
-from __future__ import annotations
-
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from distill_assets.core.lineage import asset_dir, upstream_versions, write_mani
 from distill_assets.core.prompts import prompt_hash, student_prompt, teacher_prompt
 from distill_assets.core.versions import VersionError, load_spec
 from distill_assets.defs import checks
+from distill_assets.defs.automation import asset_automation_condition
 from distill_assets.defs.configs import (
     DatasetConfig,
     EvalConfig,
@@ -24,6 +23,7 @@ from distill_assets.defs.configs import (
     SourceConfig,
     TrainingConfig,
 )
+from distill_assets.defs.executors import GPU_POOL, gpu_op_tags
 from distill_assets.defs.metadata import image_md, preview_md
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.resources import DistillSettings, TeacherResource
@@ -38,16 +38,11 @@ EVAL_CODE_VERSION = f"eval-v1-{prompt_hash(teacher_prompt())}-{prompt_hash(stude
 
 # GPU steps: one at a time inside a run (executor tag limit) and across runs (the `gpu` pool);
 # on Kubernetes the same tag asks the step's pod for a GPU (defs/executors.py).
-GPU_OP_TAGS: dict[str, Any] = {
-    "gpu": "true",
-    "dagster-k8s/config": {
-        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
-    },
-}
+GPU_OP_TAGS = gpu_op_tags()
 GPU_TAGS = {"gpu": ""}
 
 
-def _fail(step: str, exc: BaseException) -> dg.Failure:
+def _fail(step: str, exc: BaseException | str) -> dg.Failure:
     return dg.Failure(description=f"{step} failed: {exc}", metadata={"error": str(exc)})
 
 
@@ -91,6 +86,7 @@ def _finish(
 
 @dg.asset(
     partitions_def=dataset_version,
+    automation_condition=asset_automation_condition(),
     group_name="data",
     code_version=RAW_CODE_VERSION,
     kinds={"parquet"},
@@ -109,8 +105,10 @@ def raw_addresses(
             frame = generate_batch(spec.rows, seed=spec.seed)
         else:
             frame = read_text_table(Path(spec.path))
-    except (VersionError, InputError) as exc:
+    except VersionError as exc:
         raise _fail("raw_addresses", exc) from exc
+    except InputError as exc:
+        raise _fail("raw_addresses", f"input file {spec.original_path}: {exc}") from exc
     out = asset_dir(settings.artifacts, key, "raw_addresses")
     with atomic_dir(out) as tmp:
         frame.to_parquet(tmp / "raw.parquet", index=False)
@@ -141,6 +139,7 @@ def raw_addresses(
 
 @dg.asset(
     partitions_def=dataset_version,
+    automation_condition=asset_automation_condition(),
     group_name="data",
     deps=[raw_addresses],
     code_version=LABELS_CODE_VERSION,
@@ -177,10 +176,10 @@ def teacher_labels(
         budget_tokens=teacher.budget_tokens,
         budget_cost=teacher.budget_cost,
         max_failure_rate=teacher.max_failure_rate,
-        cache_dir=settings.cache_dir / "teacher",
+        cache_dir=str(settings.cache_dir / "teacher"),
     )
     try:
-        result = label_frame(raw[["id", "text"]], teacher_settings, log=context.log.info)
+        result = label_frame(raw.loc[:, ["id", "text"]], teacher_settings, log=context.log.info)
     except LabelingError as exc:
         raise _fail("teacher_labels", exc) from exc
     labels = result.frame
@@ -231,6 +230,7 @@ def teacher_labels(
 
 @dg.asset(
     partitions_def=dataset_version,
+    automation_condition=asset_automation_condition(),
     group_name="data",
     deps=[raw_addresses, teacher_labels],
     code_version=DATASET_CODE_VERSION,
@@ -253,7 +253,7 @@ def training_dataset(
         test_size=config.test_size if config.test_size is not None else profile.test_size,
         val_fraction=config.val_fraction,
         max_drop_rate=config.max_drop_rate,
-        salt=config.split_salt,
+        split_salt=config.split_salt,
     )
     out = asset_dir(settings.artifacts, key, "training_dataset")
     try:
@@ -284,8 +284,8 @@ def training_dataset(
 
 
 def _lora_params(config: TrainingConfig, preset: str, overrides: dict[str, Any]):
-    params = training.LoraParams.preset(preset, **overrides)
     changes = {
+        **overrides,
         "epochs": config.epochs,
         "learning_rate": config.learning_rate,
         "r": config.lora_r,
@@ -295,18 +295,20 @@ def _lora_params(config: TrainingConfig, preset: str, overrides: dict[str, Any])
         "max_steps": config.max_steps,
         "max_length": config.max_length,
     }
-    return params.replace(**{k: v for k, v in changes.items() if v is not None})
+    base = training.LoraParams.for_profile(preset)
+    return replace(base, **{k: v for k, v in changes.items() if v is not None})
 
 
 @dg.asset(
     partitions_def=dataset_version,
+    automation_condition=asset_automation_condition(),
     group_name="model",
     deps=[training_dataset],
     code_version=TRAIN_CODE_VERSION,
     kinds={"pytorch", "huggingface"},
     tags=GPU_TAGS,
     op_tags=GPU_OP_TAGS,
-    pool="gpu",
+    pool=GPU_POOL,
     description="A PEFT LoRA adapter (loss on the answer only), its loss log and loss curves.",
 )
 def lora_adapter(
@@ -357,13 +359,14 @@ def lora_adapter(
 
 @dg.asset(
     partitions_def=dataset_version,
+    automation_condition=asset_automation_condition(),
     group_name="model",
     deps=[lora_adapter],
     code_version=MERGE_CODE_VERSION,
     kinds={"huggingface", "safetensors"},
     tags=GPU_TAGS,
     op_tags=GPU_OP_TAGS,
-    pool="gpu",
+    pool=GPU_POOL,
     check_specs=[checks.MERGED_EQUALS_SPEC],
     description="Base + adapter merged (merge_and_unload) into a standalone HF model folder.",
 )
@@ -405,7 +408,7 @@ def merged_model(
         "base_model": str(lora_manifest.get("base_model")),
         "comparison": dg.MetadataValue.json(comparison),
         "fingerprint": dg.MetadataValue.json(manifest["fingerprint"]),
-        "merge": dg.MetadataValue.json(result.to_json() if hasattr(result, "to_json") else {}),
+        "merge": dg.MetadataValue.json(result.metadata()),
     }
     return _result(
         manifest, meta, [checks.merged_equals_result(comparison, config.max_abs_logit_diff)]
@@ -414,13 +417,14 @@ def merged_model(
 
 @dg.asset(
     partitions_def=dataset_version,
+    automation_condition=asset_automation_condition(),
     group_name="evaluation",
     deps=[merged_model, training_dataset],
     code_version=EVAL_CODE_VERSION,
     kinds={"markdown", "json"},
     tags=GPU_TAGS,
     op_tags=GPU_OP_TAGS,
-    pool="gpu",
+    pool=GPU_POOL,
     check_specs=[checks.PROMOTION_SPEC],
     description="Base (detailed prompt) vs tuned student (short prompt) on the test split.",
 )
@@ -483,4 +487,11 @@ def eval_report(
     return _result(manifest, meta, [checks.promotion_result(passed, reason, m)])
 
 
-ALL_ASSETS = [raw_addresses, teacher_labels, training_dataset, lora_adapter, merged_model, eval_report]
+ALL_ASSETS = [
+    raw_addresses,
+    teacher_labels,
+    training_dataset,
+    lora_adapter,
+    merged_model,
+    eval_report,
+]

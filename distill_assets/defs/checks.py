@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,16 @@ _WARN = dg.AssetCheckSeverity.WARN
 
 
 def _spec(asset: str, name: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        name=name,
-        asset=asset,
-        description=description,
-        blocking=blocking,
-        partitions_def=dataset_version,
-    )
+    # Partitioned checks are a Dagster preview: results are kept per dataset_version.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            name=name,
+            asset=asset,
+            description=description,
+            blocking=blocking,
+            partitions_def=dataset_version,
+        )
 
 
 LABELS_STATUS_SPEC = _spec(
@@ -36,7 +40,12 @@ LABELS_AGREEMENT_SPEC = _spec(
 )
 DATASET_SPECS = [
     _spec("training_dataset", "training_dataset_schema", "six string fields per row", True),
-    _spec("training_dataset", "training_dataset_no_leakage", "no text or name+phone across splits", True),
+    _spec(
+        "training_dataset",
+        "training_dataset_no_leakage",
+        "no text or name+phone across splits",
+        True,
+    ),
     _spec("training_dataset", "training_dataset_drop_rate", "share of rows dropped by cleaning"),
 ]
 MERGED_EQUALS_SPEC = _spec(
@@ -86,7 +95,9 @@ def labels_vs_gold(raw: pd.DataFrame, labels: pd.DataFrame) -> float | None:
     return quality.exact_vs_gold(raw, labels)
 
 
-def dataset_results(dataset_dir: Path, result: Any, max_drop_rate: float) -> list[dg.AssetCheckResult]:
+def dataset_results(
+    dataset_dir: Path, result: Any, max_drop_rate: float
+) -> list[dg.AssetCheckResult]:
     schema_ok, schema_detail = cleaning.check_schema(dataset_dir)
     leak_ok, leak_detail = cleaning.check_no_leakage(dataset_dir)
     drop_ok, drop_detail = cleaning.check_drop_rate(result, max_drop_rate)

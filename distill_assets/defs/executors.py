@@ -1,15 +1,39 @@
-"""Executors: GPU-tagged steps run one at a time in a run; on Kubernetes they ask for a GPU."""
+"""Executors: GPU-tagged steps run one at a time in a run; on Kubernetes they ask for a GPU.
+
+Three layers keep one GPU from being shared by two trainings:
+- inside a run, the executor's `tag_concurrency_limits` lets one `gpu=true` step run at a time;
+- across runs, the steps' `pool="gpu"` takes a slot of the instance's `gpu` pool (limit 1 in
+  dagster_home/dagster.yaml; `dagster instance concurrency set gpu N` on a bigger box);
+- on Kubernetes each step is its own pod and the `dagster-k8s/config` op tag asks for
+  `nvidia.com/gpu`, so the cluster scheduler places it on a GPU node.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dagster as dg
 
-GPU_TAG_LIMIT = [{"key": "gpu", "value": "true", "limit": 1}]
+EXECUTOR_ENV = "DISTILL_EXECUTOR"
+GPU_TAG = "gpu"
+GPU_POOL = "gpu"
+K8S_GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAG_LIMIT = [{"key": GPU_TAG, "value": "true", "limit": 1}]
+
+
+def gpu_op_tags(gpus: int = 1) -> dict[str, Any]:
+    """Op tags of a GPU step: the executor limit key and the pod's GPU request on Kubernetes."""
+    return {
+        GPU_TAG: "true",
+        "dagster-k8s/config": {
+            "container_config": {"resources": {"limits": {K8S_GPU_RESOURCE: str(gpus)}}},
+        },
+    }
 
 
 def local_executor() -> dg.ExecutorDefinition:
+    """Two steps at a time (the CPU box has 2 cores), at most one of them on the GPU."""
     return dg.multiprocess_executor.configured(
         {"max_concurrent": 2, "tag_concurrency_limits": GPU_TAG_LIMIT},
         name="gpu_aware_multiprocess",
@@ -17,7 +41,11 @@ def local_executor() -> dg.ExecutorDefinition:
 
 
 def k8s_executor() -> dg.ExecutorDefinition:
-    """Each step in its own pod; `gpu` steps carry `dagster-k8s/config` asking nvidia.com/gpu."""
+    """Each step in its own pod; `gpu` steps carry `dagster-k8s/config` asking nvidia.com/gpu.
+
+    Image, namespace and service account come from the K8sRunLauncher of the instance (the
+    Dagster Helm chart), so the same code location runs unchanged in any cluster.
+    """
     from dagster_k8s import k8s_job_executor
 
     return k8s_job_executor.configured(
@@ -28,9 +56,14 @@ def k8s_executor() -> dg.ExecutorDefinition:
 
 def build_executor(kind: str | None = None) -> dg.ExecutorDefinition:
     """`DISTILL_EXECUTOR=k8s` selects the Kubernetes executor (needs the `k8s` extra)."""
-    kind = kind or os.environ.get("DISTILL_EXECUTOR", "multiprocess")
+    kind = kind or os.environ.get(EXECUTOR_ENV, "multiprocess")
     if kind == "k8s":
-        return k8s_executor()
+        try:
+            return k8s_executor()
+        except ImportError as exc:
+            raise ImportError(
+                f"{EXECUTOR_ENV}=k8s needs dagster-k8s: pip install -e '.[k8s]'"
+            ) from exc
     if kind != "multiprocess":
-        raise ValueError(f"DISTILL_EXECUTOR must be multiprocess or k8s, got {kind!r}")
+        raise ValueError(f"{EXECUTOR_ENV} must be multiprocess or k8s, got {kind!r}")
     return local_executor()

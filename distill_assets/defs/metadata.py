@@ -25,7 +25,9 @@ def mask_frame(frame: pd.DataFrame) -> pd.DataFrame:
     phone_cols = [c for c in out.columns if c in ("phone", "gold_phone")]
     names_per_row = out[name_cols].astype(str).values.tolist() if name_cols else [[]] * len(out)
     if "text" in out:
-        out["text"] = [mask_text(t, n) for t, n in zip(out["text"].astype(str), names_per_row)]
+        out["text"] = [
+            mask_text(t, n) for t, n in zip(out["text"].astype(str), names_per_row, strict=True)
+        ]
     for c in name_cols:
         out[c] = out[c].astype(str).map(mask_name)
     for c in phone_cols:

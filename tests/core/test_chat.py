@@ -76,15 +76,16 @@ def test_too_long_and_empty_fail(tiny_tokenizer) -> None:
 
 
 def test_template_without_end_token_gets_eos(tiny_tokenizer) -> None:
-    import copy
-
-    tok = copy.deepcopy(tiny_tokenizer)
-    tok.chat_template = (
+    saved = tiny_tokenizer.chat_template
+    tiny_tokenizer.chat_template = (
         "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
         "{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}"
     )
-    _prompt, completion = render_example(tok, "S", "U", "A")
-    assert completion == "A" + tok.eos_token
+    try:
+        _prompt, completion = render_example(tiny_tokenizer, "S", "U", "A")
+    finally:
+        tiny_tokenizer.chat_template = saved
+    assert completion == "A" + tiny_tokenizer.eos_token
 
 
 @pytest.mark.slow

