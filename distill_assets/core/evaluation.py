@@ -142,8 +142,11 @@ class EvalParams:
     batch_size: int = 16
     json_constrained: bool = False  # force the six-key skeleton while decoding
     limit: int | None = None  # at most this many test rows (None: all)
+    # The untuned base on only the first N of those rows: with the ~1,000-token detailed prompt it
+    # is the slowest part on a CPU, and it scores near zero (demo profile: 50).
+    base_limit: int | None = None
     base_prompt: str = "teacher"  # the seeds evaluate the base with the detailed prompt
-    tuned_prompt: str = "student"  # ... and the tuned model with the short training prompt
+    tuned_prompt: str = "dataset"  # ... the tuned one with the prompt it was trained with
     device: str | None = None  # None: cuda when available, else cpu
     dtype: str | None = None  # None: bf16 on cuda, fp32 on cpu
     promotion_threshold: float | None = None  # shown in the report when set
@@ -160,9 +163,14 @@ class EvalResult:
 _PROMPTS = {"teacher": teacher_prompt, "student": student_prompt}
 
 
-def _prompt(name: str) -> str:
+def _prompt(name: str, dataset_dir: Path) -> str:
+    """ "dataset" is the student prompt the training files were written with."""
+    if name == "dataset":
+        from distill_assets.core.cleaning import dataset_student_prompt
+
+        return dataset_student_prompt(dataset_dir)
     if name not in _PROMPTS:
-        raise ValueError(f"unknown prompt {name!r}: expected one of {sorted(_PROMPTS)}")
+        raise ValueError(f"unknown prompt {name!r}: expected one of {sorted(_PROMPTS)}, dataset")
     return _PROMPTS[name]()
 
 
@@ -332,8 +340,10 @@ def evaluate(
     styles = test["style"].astype(str).tolist() if "style" in test.columns else None
     log(f"eval: {len(test)} test rows from {dataset_dir} (gold: {has_gold})")
 
-    base_sys, tuned_sys = _prompt(params.base_prompt), _prompt(params.tuned_prompt)
-    base_preds, base_perf = _run_model(base_model, base_sys, texts, params, "base", log)
+    base_sys = _prompt(params.base_prompt, dataset_dir)
+    tuned_sys = _prompt(params.tuned_prompt, dataset_dir)
+    nb = len(texts) if params.base_limit is None else max(1, min(params.base_limit, len(texts)))
+    base_preds, base_perf = _run_model(base_model, base_sys, texts[:nb], params, "base", log)
     tuned_preds, tuned_perf = _run_model(tuned_model, tuned_sys, texts, params, "tuned", log)
 
     metrics: dict[str, Any] = {"n": len(test)}
@@ -341,8 +351,9 @@ def evaluate(
         ("base", base_preds, base_perf, base_sys),
         ("tuned", tuned_preds, tuned_perf, tuned_sys),
     ):
+        n = len(preds)
         metrics[who] = {
-            **score(preds, refs, styles),
+            **score(preds, refs[:n], styles[:n] if styles else None),
             **perf,
             "prompt_hash": prompt_hash(sys_prompt),
         }
@@ -350,7 +361,7 @@ def evaluate(
         teacher_texts = [json.dumps(r, ensure_ascii=False) for r in refs]
         metrics["gold"] = {
             "teacher": score(teacher_texts, golds, styles),
-            "base": score(base_preds, golds, styles),
+            "base": score(base_preds, golds[:nb], styles[:nb] if styles else None),
             "tuned": score(tuned_preds, golds, styles),
         }
     else:
@@ -373,7 +384,9 @@ def evaluate(
         metrics["promotion_gate"] = {"passed": passed, "reason": reason}
         gate = (passed, reason)
 
-    base_rows = _prediction_rows(test, base_preds, refs, golds)
+    base_rows = _prediction_rows(
+        test.iloc[:nb], base_preds, refs[:nb], golds[:nb] if golds else None
+    )
     tuned_rows = _prediction_rows(test, tuned_preds, refs, golds)
     errors = worst_errors(tuned_rows, params.n_errors)
     chart = "field_accuracy.png"

@@ -20,9 +20,9 @@ from distill_assets.core.prompts import student_prompt
 from distill_assets.core.schema import FIELDS, label_to_json
 
 
-def to_alpaca(text: str, label: Mapping[str, str]) -> dict[str, str]:
+def to_alpaca(text: str, label: Mapping[str, str], system: str | None = None) -> dict[str, str]:
     """One Alpaca record; the student prompt is both the instruction and the system prompt."""
-    prompt = student_prompt()
+    prompt = student_prompt() if system is None else system
     return {
         "instruction": prompt,
         "input": text,
@@ -31,11 +31,13 @@ def to_alpaca(text: str, label: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def to_messages(text: str, label: Mapping[str, str]) -> dict[str, list[dict[str, str]]]:
+def to_messages(
+    text: str, label: Mapping[str, str], system: str | None = None
+) -> dict[str, list[dict[str, str]]]:
     """One chat record: system (student prompt), user (the text), assistant (the label JSON)."""
     return {
         "messages": [
-            {"role": "system", "content": student_prompt()},
+            {"role": "system", "content": student_prompt() if system is None else system},
             {"role": "user", "content": text},
             {"role": "assistant", "content": label_to_json(dict(label))},
         ]
@@ -101,23 +103,29 @@ def label_json_array(columns: Mapping[str, Any]) -> pa.Array:
     return _join(*parts, "}")
 
 
-def alpaca_array(texts: Any, outputs: Any, *, quoted: bool = False) -> pa.Array:
+def alpaca_array(
+    texts: Any, outputs: Any, *, quoted: bool = False, system: str | None = None
+) -> pa.Array:
     """JSON lines (with "\\n") of `to_alpaca` records; `outputs` are label JSON strings.
 
     quoted=True: both are already `json_quote_array` literals (quote once, take per split).
     """
-    p = _q(student_prompt())
+    p = _q(student_prompt() if system is None else system)
     qt, qo = (texts, outputs) if quoted else (json_quote_array(texts), json_quote_array(outputs))
     return _join(
         '{"instruction": ' + p + ', "input": ', qt, ', "output": ', qo, ', "system": ' + p + "}\n"
     )
 
 
-def messages_array(texts: Any, outputs: Any, *, quoted: bool = False) -> pa.Array:
+def messages_array(
+    texts: Any, outputs: Any, *, quoted: bool = False, system: str | None = None
+) -> pa.Array:
     """JSON lines (with "\\n") of `to_messages` records (see `alpaca_array` for `quoted`)."""
     qt, qo = (texts, outputs) if quoted else (json_quote_array(texts), json_quote_array(outputs))
     return _join(
-        '{"messages": [{"role": "system", "content": ' + _q(student_prompt()) + "}, "
+        '{"messages": [{"role": "system", "content": '
+        + _q(student_prompt() if system is None else system)
+        + "}, "
         '{"role": "user", "content": ',
         qt,
         '}, {"role": "assistant", "content": ',

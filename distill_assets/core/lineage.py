@@ -25,6 +25,7 @@ ASSET_CHAIN: tuple[str, ...] = (
 MANIFEST = "lineage.json"
 # Resumable state kept beside an artifact but not part of it (training checkpoints).
 SCRATCH_DIRS = frozenset({"checkpoints"})
+INHERITED_KEYS = ("teacher_model", "prompt_hash", "base_model")
 
 
 class LineageError(RuntimeError):
@@ -75,6 +76,13 @@ def write_manifest(
     files = hash_artifacts(folder)
     if not files:
         raise LineageError(f"{folder} holds no artifact to record")
+    # The teacher, prompt and base model travel down the chain, so every artifact names them.
+    inherited: dict[str, Any] = {}
+    for up in upstream or {}:
+        up_manifest = read_manifest(Path(folder).parent / up)
+        for key in INHERITED_KEYS:
+            if up_manifest.get(key) and key not in inherited:
+                inherited[key] = up_manifest[key]
     manifest = {
         "asset": asset,
         "version": version,
@@ -85,6 +93,7 @@ def write_manifest(
         "params": params or {},
         "packages": package_versions(),
         "files": files,
+        **inherited,
         **(extra or {}),
     }
     atomic_write_json(Path(folder) / MANIFEST, manifest)

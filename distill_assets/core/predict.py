@@ -14,6 +14,19 @@ from distill_assets.core.io import Logger, atomic_write_text, null_log
 from distill_assets.core.prompts import student_prompt, teacher_prompt
 from distill_assets.core.schema import FIELDS
 
+# Written by `merged_model` beside the weights: the system prompt the student was trained with.
+SYSTEM_PROMPT_FILE = "system_prompt.txt"
+
+
+def model_system_prompt(model: Path, prompt: str = "auto") -> str:
+    """ "auto": the prompt saved with the model, else the seeds' student prompt."""
+    if prompt == "teacher":
+        return teacher_prompt()
+    if prompt == "auto":
+        saved = Path(model) / SYSTEM_PROMPT_FILE
+        return saved.read_text("utf-8") if saved.exists() else student_prompt()
+    return student_prompt(prompt)
+
 
 def predict_file(
     model: Path,
@@ -21,14 +34,14 @@ def predict_file(
     output_path: Path,
     *,
     backend: str = "transformers",
-    prompt: str = "student",
+    prompt: str = "auto",
     batch_size: int = 16,
     max_new_tokens: int = 256,
     log: Logger = null_log,
 ) -> dict[str, Any]:
     """One JSON object per input row: id, the six fields ("" when invalid), valid, raw output."""
     frame = read_text_table(input_path)
-    system = student_prompt() if prompt == "student" else teacher_prompt()
+    system = model_system_prompt(model, prompt)
     runner = load_backend(
         backend, model, max_new_tokens=max_new_tokens, batch_size=batch_size, log=log
     )

@@ -25,6 +25,15 @@ def teacher_prompt() -> str:
     return load_prompt("teacher_system")
 
 
-def student_prompt() -> str:
-    """The short prompt the tuned student is trained and evaluated with (as the seeds)."""
-    return load_prompt("student_system")
+STUDENT_PROMPTS = ("student_system", "student_short")
+
+
+def student_prompt(name: str = "student_system") -> str:
+    """The short prompt the tuned student is trained and evaluated with.
+
+    "student_system" is the seeds' prompt; "student_short" is one line (fewer tokens per example:
+    the demo profile trains ~1.5x faster on CPU with it).
+    """
+    if name not in STUDENT_PROMPTS:
+        raise ValueError(f"unknown student prompt {name!r}; choose one of {STUDENT_PROMPTS}")
+    return load_prompt(name)

@@ -54,6 +54,7 @@ def headline_table(metrics: dict[str, Any]) -> Table:
         rows.append([f, _pct(base["field_accuracy"][f]), _pct(tuned["field_accuracy"][f])])
     rows.append(["samples/s", _num(base.get("samples_per_s")), _num(tuned.get("samples_per_s"))])
     rows.append(["tokens/s", _num(base.get("tokens_per_s")), _num(tuned.get("tokens_per_s"))])
+    rows.append(["test rows", str(base["n"]), str(tuned["n"])])
     return ["metric (vs teacher labels)", "base", "tuned"], rows
 
 

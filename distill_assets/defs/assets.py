@@ -8,10 +8,16 @@ import dagster as dg
 import pandas as pd
 
 from distill_assets.core import cleaning, evaluation, merging, models, training
-from distill_assets.core.io import atomic_dir
+from distill_assets.core.io import atomic_dir, atomic_write_text
 from distill_assets.core.labeling import LabelingError, TeacherSettings, label_frame
-from distill_assets.core.lineage import asset_dir, upstream_versions, write_manifest
-from distill_assets.core.prompts import prompt_hash, student_prompt, teacher_prompt
+from distill_assets.core.lineage import (
+    INHERITED_KEYS,
+    asset_dir,
+    upstream_versions,
+    write_manifest,
+)
+from distill_assets.core.predict import SYSTEM_PROMPT_FILE
+from distill_assets.core.prompts import STUDENT_PROMPTS, load_prompt, prompt_hash, teacher_prompt
 from distill_assets.core.versions import VersionError, load_spec
 from distill_assets.defs import checks
 from distill_assets.defs.automation import asset_automation_condition
@@ -31,10 +37,11 @@ from distill_assets.defs.resources import DistillSettings, TeacherResource
 # Code versions: bump when the step's logic changes; prompts hash in so a new prompt relabels.
 RAW_CODE_VERSION = "raw-v1"
 LABELS_CODE_VERSION = f"labels-v1-{prompt_hash(teacher_prompt())}"
-DATASET_CODE_VERSION = f"dataset-v1-{prompt_hash(student_prompt())}"
+_STUDENT_PROMPTS_HASH = prompt_hash("\n".join(load_prompt(p) for p in STUDENT_PROMPTS))
+DATASET_CODE_VERSION = f"dataset-v1-{_STUDENT_PROMPTS_HASH}"
 TRAIN_CODE_VERSION = "lora-v1"
 MERGE_CODE_VERSION = "merge-v1"
-EVAL_CODE_VERSION = f"eval-v1-{prompt_hash(teacher_prompt())}-{prompt_hash(student_prompt())}"
+EVAL_CODE_VERSION = f"eval-v1-{prompt_hash(teacher_prompt())}-{_STUDENT_PROMPTS_HASH}"
 
 # GPU steps: one at a time inside a run (executor tag limit) and across runs (the `gpu` pool);
 # on Kubernetes the same tag asks the step's pod for a GPU (defs/executors.py).
@@ -46,42 +53,24 @@ def _fail(step: str, exc: BaseException | str) -> dg.Failure:
     return dg.Failure(description=f"{step} failed: {exc}", metadata={"error": str(exc)})
 
 
-def _result(manifest: dict[str, Any], metadata: dict[str, Any], checks_=()) -> dg.MaterializeResult:
+def _result(
+    manifest: dict[str, Any], out: Path, metadata: dict[str, Any], checks_=()
+) -> dg.MaterializeResult:
+    """Lineage metadata common to every asset, then the asset's own."""
     base = {
-        "path": dg.MetadataValue.path(str(manifest["_dir"])),
+        "path": dg.MetadataValue.path(str(out)),
         "data_version": manifest["data_version"],
         "code_version": manifest["code_version"],
         "upstream": dg.MetadataValue.json(manifest["upstream"]),
         "files_sha256": dg.MetadataValue.json(manifest["files"]),
         "packages": dg.MetadataValue.json(manifest["packages"]),
+        **{k: str(manifest[k]) for k in INHERITED_KEYS if manifest.get(k)},
     }
     return dg.MaterializeResult(
         metadata={**base, **metadata},
         data_version=dg.DataVersion(manifest["data_version"]),
         check_results=list(checks_),
     )
-
-
-def _finish(
-    folder: Path,
-    context: dg.AssetExecutionContext,
-    *,
-    asset: str,
-    code_version: str,
-    upstream: dict[str, str],
-    params: dict[str, Any],
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    manifest = write_manifest(
-        folder,
-        asset=asset,
-        version=context.partition_key,
-        code_version=code_version,
-        upstream=upstream,
-        params=params,
-        extra=extra,
-    )
-    return manifest
 
 
 @dg.asset(
@@ -112,19 +101,19 @@ def raw_addresses(
     out = asset_dir(settings.artifacts, key, "raw_addresses")
     with atomic_dir(out) as tmp:
         frame.to_parquet(tmp / "raw.parquet", index=False)
-        manifest = _finish(
+        manifest = write_manifest(
             tmp,
-            context,
+            version=context.partition_key,
             asset="raw_addresses",
             code_version=RAW_CODE_VERSION,
             upstream={},
             params={"spec": spec.to_json()},
             extra={"source": spec.to_json()},
         )
-    manifest["_dir"] = out
     styles = frame["style"].value_counts().to_dict() if "style" in frame else {}
     return _result(
         manifest,
+        out,
         {
             "rows": len(frame),
             "source_kind": spec.kind,
@@ -190,24 +179,21 @@ def teacher_labels(
     out = asset_dir(settings.artifacts, key, "teacher_labels")
     with atomic_dir(out) as tmp:
         labels.to_parquet(tmp / "labels.parquet", index=False)
-        manifest = _finish(
+        manifest = write_manifest(
             tmp,
-            context,
+            version=context.partition_key,
             asset="teacher_labels",
             code_version=LABELS_CODE_VERSION,
             upstream=upstream,
-            params={k: v for k, v in ledger.items() if k not in ("api_key",)},
+            params={"teacher": teacher_settings.safe_dict(), "ledger": ledger},
             extra={
                 "teacher_model": ledger.get("teacher_model"),
                 "prompt_hash": ledger.get("prompt_hash"),
             },
         )
-    manifest["_dir"] = out
     gold_acc = checks.labels_vs_gold(raw, labels)
     meta: dict[str, Any] = {
         "rows": len(labels),
-        "teacher_model": str(ledger.get("teacher_model")),
-        "prompt_hash": str(ledger.get("prompt_hash")),
         "status_counts": dg.MetadataValue.json(
             {str(k): int(v) for k, v in labels["status"].value_counts().items()}
         ),
@@ -220,6 +206,7 @@ def teacher_labels(
         meta["teacher_exact_vs_gold"] = dg.MetadataValue.float(gold_acc)
     return _result(
         manifest,
+        out,
         meta,
         [
             checks.labels_status_result(labels, teacher_settings.max_failure_rate),
@@ -254,22 +241,22 @@ def training_dataset(
         val_fraction=config.val_fraction,
         max_drop_rate=config.max_drop_rate,
         split_salt=config.split_salt,
+        student_prompt=config.student_prompt or profile.student_prompt,
     )
     out = asset_dir(settings.artifacts, key, "training_dataset")
     try:
         result = cleaning.build_training_dataset(raw, labels, out, params, log=context.log.info)
     except ValueError as exc:
         raise _fail("training_dataset", exc) from exc
-    manifest = _finish(
+    manifest = write_manifest(
         out,
-        context,
+        version=context.partition_key,
         asset="training_dataset",
         code_version=DATASET_CODE_VERSION,
         upstream=upstream,
         params=asdict(params),
         extra={"counts": result.counts, "drop_reasons": result.drop_reasons},
     )
-    manifest["_dir"] = out
     card = (out / "data_card.md").read_text("utf-8")
     meta: dict[str, Any] = {
         "rows_kept": int(result.counts.get("kept", 0)),
@@ -280,12 +267,11 @@ def training_dataset(
         "drop_reasons": dg.MetadataValue.json(result.drop_reasons),
         "data_card": dg.MetadataValue.md(card),
     }
-    return _result(manifest, meta, checks.dataset_results(out, result, params.max_drop_rate))
+    return _result(manifest, out, meta, checks.dataset_results(out, result, params.max_drop_rate))
 
 
 def _lora_params(config: TrainingConfig, preset: str, overrides: dict[str, Any]):
     changes = {
-        **overrides,
         "epochs": config.epochs,
         "learning_rate": config.learning_rate,
         "r": config.lora_r,
@@ -295,7 +281,7 @@ def _lora_params(config: TrainingConfig, preset: str, overrides: dict[str, Any])
         "max_steps": config.max_steps,
         "max_length": config.max_length,
     }
-    base = training.LoraParams.for_profile(preset)
+    base = replace(training.LoraParams.for_profile(preset), **overrides)
     return replace(base, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -331,18 +317,16 @@ def lora_adapter(
         )
     except (ValueError, RuntimeError) as exc:
         raise _fail("lora_adapter", exc) from exc
-    manifest = _finish(
+    manifest = write_manifest(
         out,
-        context,
+        version=context.partition_key,
         asset="lora_adapter",
         code_version=TRAIN_CODE_VERSION,
         upstream=upstream,
         params=asdict(params),
         extra={"base_model": base_spec, "base_model_path": str(base)},
     )
-    manifest["_dir"] = out
     meta: dict[str, Any] = {
-        "base_model": base_spec,
         "first_loss": dg.MetadataValue.float(float(result.first_loss)),
         "last_loss": dg.MetadataValue.float(float(result.last_loss)),
         "final_eval_loss": dg.MetadataValue.float(float(result.final_eval_loss or float("nan"))),
@@ -354,7 +338,7 @@ def lora_adapter(
         "train_loss": dg.MetadataValue.md(image_md(result.train_loss_png, "train loss")),
         "eval_loss": dg.MetadataValue.md(image_md(result.eval_loss_png, "eval loss")),
     }
-    return _result(manifest, meta)
+    return _result(manifest, out, meta)
 
 
 @dg.asset(
@@ -386,13 +370,15 @@ def merged_model(
         result = merging.merge_adapter(base, adapter, out, log=context.log.info)
     except (ValueError, RuntimeError, OSError) as exc:
         raise _fail("merged_model", exc) from exc
-    test_texts = checks.sample_test_texts(
-        asset_dir(settings.artifacts, key, "training_dataset"), config.compare_samples
-    )
-    comparison = merging.compare_merged(base, adapter, out, [student_prompt()] + test_texts)
-    manifest = _finish(
+    dataset_dir = asset_dir(settings.artifacts, key, "training_dataset")
+    system = cleaning.dataset_student_prompt(dataset_dir)
+    # `distill predict` reads the prompt the student was trained with from the model folder.
+    atomic_write_text(out / SYSTEM_PROMPT_FILE, system)
+    test_texts = checks.sample_test_texts(dataset_dir, config.compare_samples)
+    comparison = merging.compare_merged(base, adapter, out, test_texts, system=system)
+    manifest = write_manifest(
         out,
-        context,
+        version=context.partition_key,
         asset="merged_model",
         code_version=MERGE_CODE_VERSION,
         upstream=upstream,
@@ -403,15 +389,13 @@ def merged_model(
             "fingerprint": models.model_fingerprint(out),
         },
     )
-    manifest["_dir"] = out
     meta: dict[str, Any] = {
-        "base_model": str(lora_manifest.get("base_model")),
         "comparison": dg.MetadataValue.json(comparison),
         "fingerprint": dg.MetadataValue.json(manifest["fingerprint"]),
         "merge": dg.MetadataValue.json(result.metadata()),
     }
     return _result(
-        manifest, meta, [checks.merged_equals_result(comparison, config.max_abs_logit_diff)]
+        manifest, out, meta, [checks.merged_equals_result(comparison, config.max_abs_logit_diff)]
     )
 
 
@@ -439,12 +423,19 @@ def eval_report(
     upstream = upstream_versions(settings.artifacts, key, ("training_dataset", "merged_model"))
     merged_dir = asset_dir(settings.artifacts, key, "merged_model")
     base = read_manifest(merged_dir)["base_model_path"]
+    threshold = (
+        config.promotion_threshold
+        if config.promotion_threshold is not None
+        else profile.promotion_threshold
+    )
     params = evaluation.EvalParams(
+        promotion_threshold=threshold,
         backend=config.backend or profile.eval_backend,
         max_new_tokens=config.max_new_tokens or profile.eval_max_new_tokens,
         batch_size=config.batch_size or profile.eval_batch_size,
         json_constrained=config.json_constrained,
         limit=config.limit,
+        base_limit=config.base_limit if config.base_limit is not None else profile.eval_base_limit,
     )
     out = asset_dir(settings.artifacts, key, "eval_report")
     try:
@@ -456,24 +447,18 @@ def eval_report(
             params,
             log=context.log.info,
         )
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, KeyError, OSError) as exc:
         raise _fail("eval_report", exc) from exc
-    threshold = (
-        config.promotion_threshold
-        if config.promotion_threshold is not None
-        else profile.promotion_threshold
-    )
     passed, reason = promotion_gate(result.metrics, threshold)
-    manifest = _finish(
+    manifest = write_manifest(
         out,
-        context,
+        version=context.partition_key,
         asset="eval_report",
         code_version=EVAL_CODE_VERSION,
         upstream=upstream,
         params=asdict(params),
         extra={"promotion": {"passed": passed, "reason": reason, "threshold": threshold}},
     )
-    manifest["_dir"] = out
     m = result.metrics
     meta: dict[str, Any] = {
         "base_exact_match": dg.MetadataValue.float(float(m["base"]["exact_match"])),
@@ -484,7 +469,7 @@ def eval_report(
         "metrics": dg.MetadataValue.json(m),
         "report": dg.MetadataValue.md(result.report_md),
     }
-    return _result(manifest, meta, [checks.promotion_result(passed, reason, m)])
+    return _result(manifest, out, meta, [checks.promotion_result(passed, reason, m)])
 
 
 ALL_ASSETS = [

@@ -21,6 +21,9 @@ class DatasetConfig(dg.Config):
     val_fraction: float = Field(default=0.05, description="share of the rest kept for eval loss")
     max_drop_rate: float = Field(default=0.2, description="check: at most this share dropped")
     split_salt: str = Field(default="distill-v1", description="salt of the hash split")
+    student_prompt: str | None = Field(
+        default=None, description="student_system (the seeds') | student_short"
+    )
 
 
 class TrainingConfig(dg.Config):
@@ -46,4 +49,5 @@ class EvalConfig(dg.Config):
     batch_size: int | None = None
     json_constrained: bool = False
     limit: int | None = Field(default=None, description="evaluate at most this many test rows")
+    base_limit: int | None = Field(default=None, description="the base on only this many rows")
     promotion_threshold: float | None = Field(default=None, description="gate on tuned exact")

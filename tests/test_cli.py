@@ -1,0 +1,119 @@
+"""`distill` commands: the stable last lines other tools parse, and their exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from distill_assets.cli import main
+from distill_assets.core.lineage import ASSET_CHAIN, write_manifest
+from distill_assets.core.schema import FIELDS
+
+TEXTS = [
+    "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",
+    "天津市河西区珠江道21号金泰大厦3层 , 接收人慕容修远 , MOBILE:22323185576",
+    "收货人：欧阳娜娜，手机号码：+86 139-1234-5678，广西南宁市青秀区民族大道88号",
+]
+LABEL_LINE = re.compile(r"^labelled (\d+): ok=(\d+) failed=(\d+) cached=(\d+) requests=(\d+)$")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _write(path, fmt: str) -> None:
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(len(TEXTS))], "text": TEXTS})
+    if fmt == "jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_label_gazetteer_every_format(home, tmp_path, capsys, fmt):
+    src = tmp_path / f"in.{fmt}"
+    _write(src, fmt)
+    out = tmp_path / "out.jsonl"
+    assert main(["label", "--teacher", "gazetteer", "--input", str(src), "--output", str(out)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    m = LABEL_LINE.match(last)
+    assert m, last
+    assert int(m.group(1)) == 3 and int(m.group(2)) == 3 and int(m.group(3)) == 0
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["r0", "r1", "r2"]
+    assert all(set(FIELDS) <= set(r) and r["status"] == "ok" for r in rows)
+    assert rows[0]["city"] == "大理白族自治州" and rows[0]["phone"] == "23204753945"
+    assert rows[1]["name"] == "慕容修远" and rows[1]["city"] == "天津市"
+    assert rows[2]["phone"] == "13912345678" and rows[2]["province"] == "广西壮族自治区"
+
+
+def test_label_bad_input_exits_nonzero(home, tmp_path, capsys):
+    src = tmp_path / "bad.csv"
+    src.write_text("id,body\n1,x\n", encoding="utf-8")
+    rc = main(["label", "--input", str(src), "--output", str(tmp_path / "o.jsonl")])
+    assert rc == 1
+    assert "bad.csv" in capsys.readouterr().err
+
+
+def _fake_chain(root, version):
+    for i, asset in enumerate(ASSET_CHAIN):
+        folder = root / version / asset
+        folder.mkdir(parents=True)
+        (folder / "data.txt").write_text(f"{asset} content", encoding="utf-8")
+        upstream = {ASSET_CHAIN[i - 1]: prev["data_version"]} if i else {}
+        prev = write_manifest(
+            folder, asset=asset, version=version, code_version="v1", upstream=upstream
+        )
+
+
+def test_audit_ok_then_altered_then_missing(home, capsys):
+    _fake_chain(home / "artifacts", "v1")
+    assert main(["audit", "v1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == "audit: version=v1 ok=true problems=0"
+    assert [line.split(":")[0] for line in out[:-1]] == list(ASSET_CHAIN)
+
+    target = home / "artifacts" / "v1" / "lora_adapter" / "data.txt"
+    target.write_text("tampered", encoding="utf-8")
+    assert main(["audit", "v1"]) == 1
+    out = capsys.readouterr().out
+    assert "altered file" in out and str(target) in out
+
+    target.unlink()
+    assert main(["audit", "v1"]) == 1
+    assert "missing file" in capsys.readouterr().out
+
+
+def test_audit_unknown_version_fails(home, capsys):
+    assert main(["audit", "nope"]) == 1
+    assert "missing manifest" in capsys.readouterr().out
+
+
+def test_predict_writes_one_row_per_input(home, tmp_path, tiny_model_dir, capsys):
+    src = tmp_path / "in.jsonl"
+    _write(src, "jsonl")
+    out = tmp_path / "pred.jsonl"
+    args = ["predict", "--model", str(tiny_model_dir), "--input", str(src), "--output", str(out)]
+    assert main([*args, "--max-new-tokens", "8"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.match(r"^predicted 3: valid_json=\d+ samples_per_s=[\d.]+ output=", last), last
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["r0", "r1", "r2"]
+    assert all(set(FIELDS) <= set(r) and "output" in r for r in rows)
+
+
+def test_add_version_synthetic_registers_a_partition(home, capsys):
+    import dagster as dg
+
+    assert main(["add-version", "batch", "--synthetic", "50"]) == 0
+    assert capsys.readouterr().out.strip() == "version=batch kind=synthetic"
+    instance = dg.DagsterInstance.get()
+    assert "batch" in instance.get_dynamic_partitions("dataset_version")
