@@ -64,14 +64,15 @@ def test_label_bad_input_exits_nonzero(home, tmp_path, capsys):
 
 
 def _fake_chain(root, version):
-    for i, asset in enumerate(ASSET_CHAIN):
+    upstream: dict[str, str] = {}
+    for asset in ASSET_CHAIN:
         folder = root / version / asset
         folder.mkdir(parents=True)
         (folder / "data.txt").write_text(f"{asset} content", encoding="utf-8")
-        upstream = {ASSET_CHAIN[i - 1]: prev["data_version"]} if i else {}
-        prev = write_manifest(
+        manifest = write_manifest(
             folder, asset=asset, version=version, code_version="v1", upstream=upstream
         )
+        upstream = {asset: manifest["data_version"]}
 
 
 def test_audit_ok_then_altered_then_missing(home, capsys):
