@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _pc
 
+from distill_assets.core.io import atomic_writer
 from distill_assets.core.prompts import student_prompt
 from distill_assets.core.schema import FIELDS, label_to_json
 
@@ -149,23 +147,12 @@ def write_string_array(path: str | os.PathLike[str], lines: pa.Array | Iterable[
     """Write the concatenated strings of `lines` (one array, or chunks built lazily so that
     only one is in memory) atomically, straight from Arrow's buffers; returns the count."""
     chunks: Iterable[pa.Array] = [lines] if isinstance(lines, pa.Array) else lines
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     n = 0
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                arr = _as_large(chunk)
-                fh.write(_payload(arr))
-                n += len(arr)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as fh:
+        for chunk in chunks:
+            arr = _as_large(chunk)
+            fh.write(_payload(arr))
+            n += len(arr)
     return n
 
 
@@ -180,23 +167,12 @@ def write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> int:
 
     Streaming keeps memory flat for million-row files, unlike building one big string.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     n = 0
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # joined in batches: one write per line costs more than building the line
-            for batch in _batched(lines, 4096):
-                fh.write("".join(batch).encode("utf-8"))
-                n += len(batch)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as fh:
+        # joined in batches: one write per line costs more than building the line
+        for batch in _batched(lines, 4096):
+            fh.write("".join(batch).encode("utf-8"))
+            n += len(batch)
     return n
 
 

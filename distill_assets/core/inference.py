@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,9 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from distill_assets.core.io import Logger, null_log
-from distill_assets.core.schema import FIELDS
-
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
+from distill_assets.core.schema import FIELDS, strip_think
 
 # The schema vLLM's structured outputs enforce: exactly the six string fields.
 LABEL_JSON_SCHEMA: dict[str, Any] = {
@@ -45,11 +42,6 @@ class Backend(Protocol):
     def generate(self, requests: Sequence[tuple[str, str]]) -> list[Generation]: ...
 
     def close(self) -> None: ...
-
-
-def strip_think(text: str) -> str:
-    """Drop any <think>…</think> block and surrounding whitespace."""
-    return _THINK_BLOCK.sub("", text).strip()
 
 
 def json_end(text: str) -> int | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,10 +23,10 @@ from typing import Any, Protocol
 import openai
 
 from distill_assets.core.prompts import teacher_prompt
+from distill_assets.core.schema import strip_think
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 FATAL_STATUS = frozenset({401, 403, 404})
-_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL | re.IGNORECASE)
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -35,11 +34,6 @@ def redact(text: str, secret: str | None) -> str:
     if not text or not secret or len(secret) < 4:
         return text
     return text.replace(secret, "***")
-
-
-def strip_think(text: str) -> str:
-    """Drop <think>...</think> blocks (Qwen3 emits an empty one even with thinking off)."""
-    return _THINK.sub("", text).strip()
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
