@@ -32,16 +32,6 @@ CPU_SHAPE: dict[str, Any] = {
     "num_key_value_heads": 2,
     "head_dim": 64,
 }
-# Qwen/Qwen3-0.6B config.json (published shape; weights random).
-QWEN3_06B_SHAPE: dict[str, Any] = {
-    "hidden_size": 1024,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "max_position_embeddings": 40960,
-}
 
 TEMPLATES = (
     "电话:{phone}:{district}{road}{no}号 {poi} {b}号楼:收件者:{name}",
@@ -84,10 +74,14 @@ def build_model(out_dir: Path, cuda: bool) -> Path:
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from distill_assets.core.models import TINY_QWEN3_CONFIG, build_qwen_tokenizer
+    from distill_assets.core.models import (
+        QWEN3_0_6B_SHAPE,
+        TINY_QWEN3_CONFIG,
+        build_qwen_tokenizer,
+    )
 
     build_qwen_tokenizer(out_dir / "tok")
-    cfg = {**TINY_QWEN3_CONFIG, **(QWEN3_06B_SHAPE if cuda else CPU_SHAPE)}
+    cfg = {**TINY_QWEN3_CONFIG, **(QWEN3_0_6B_SHAPE if cuda else CPU_SHAPE)}
     config = Qwen3Config(**cfg)
     torch.manual_seed(0)
     model = Qwen3ForCausalLM(config)

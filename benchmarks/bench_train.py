@@ -24,21 +24,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# Qwen/Qwen3-0.6B config.json (published shape), for a random model of the same size on CUDA.
-QWEN3_06B = {
-    "vocab_size": 151936,
-    "hidden_size": 1024,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "max_position_embeddings": 40960,
-    "rope_theta": 1000000.0,
-    "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": True,
-}
-
 
 def write_dataset(out: Path, n: int, seed: int) -> Path:
     from distill_assets.core.prompts import student_prompt
@@ -63,7 +48,12 @@ def write_dataset(out: Path, n: int, seed: int) -> Path:
 
 
 def build_model(spec: str, cache: Path, cuda: bool) -> str:
-    from distill_assets.core.models import TINY_QWEN3_CONFIG, build_tiny_qwen3, resolve_base_model
+    from distill_assets.core.models import (
+        QWEN3_0_6B_SHAPE,
+        TINY_QWEN3_CONFIG,
+        build_tiny_qwen3,
+        resolve_base_model,
+    )
 
     if not cuda or spec != "tiny-qwen3":
         return resolve_base_model(spec, cache, log=print)
@@ -75,7 +65,7 @@ def build_model(spec: str, cache: Path, cuda: bool) -> str:
     out = cache / "qwen3-0.6b-random"
     if not (out / "config.json").is_file():
         build_tiny_qwen3(out, tokenizer_dir=tiny)
-        cfg = Qwen3Config(**{**TINY_QWEN3_CONFIG, **QWEN3_06B})
+        cfg = Qwen3Config(**{**TINY_QWEN3_CONFIG, **QWEN3_0_6B_SHAPE})
         torch.manual_seed(0)
         big = Qwen3ForCausalLM(cfg)
         big.to(dtype=torch.bfloat16)  # type: ignore[call-arg]

@@ -105,6 +105,17 @@ QWEN3_CHAT_TEMPLATE = (
 
 # The shape of the tiny test model. head_dim 64 because vLLM's CPU attention needs >= 64;
 # tied embeddings and the padded vocabulary as in Qwen3-0.6B.
+# Qwen/Qwen3-0.6B's published shape (config.json), laid over TINY_QWEN3_CONFIG for benchmarks
+# that need a model of the real size with random weights.
+QWEN3_0_6B_SHAPE: dict[str, Any] = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 40960,
+}
 TINY_QWEN3_CONFIG: dict[str, Any] = {
     "vocab_size": 151_936,
     "hidden_size": 64,
