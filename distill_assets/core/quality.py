@@ -28,25 +28,13 @@ def exact_vs_gold(raw: pd.DataFrame, labels: pd.DataFrame) -> float | None:
     return float(equal.mean())
 
 
-def disagreement_with(labels: pd.DataFrame, reference: pd.DataFrame) -> float:
-    """Share of rows (joined on id) where any of the six fields differ."""
-    merged = labels[["id", *FIELDS]].merge(
-        reference[["id", *FIELDS]], on="id", suffixes=("", "_ref")
-    )
-    if len(merged) == 0:
-        return 0.0
-    differ = pd.Series(False, index=merged.index)
-    for f in FIELDS:
-        differ |= merged[f].fillna("").astype(str) != merged[f"{f}_ref"].fillna("").astype(str)
-    return float(differ.mean())
-
-
 def gazetteer_disagreement(labels: pd.DataFrame) -> float:
     """How often an LLM teacher disagrees with the offline gazetteer teacher."""
+    from distill_assets.core.cleaning import disagreement_rate
     from distill_assets.core.gazetteer import GazetteerTeacher
 
     teacher = GazetteerTeacher()
     ref = pd.DataFrame(
         [{"id": i, **teacher.label(t)} for i, t in zip(labels["id"], labels["text"], strict=True)]
     )
-    return disagreement_with(labels, ref)
+    return disagreement_rate(labels, ref)

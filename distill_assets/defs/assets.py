@@ -7,12 +7,13 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from distill_assets.core import cleaning, evaluation, merging, models, training
+from distill_assets.core import cleaning, evaluation, merging, models, quality, training
 from distill_assets.core.io import atomic_dir, atomic_write_text
 from distill_assets.core.labeling import LabelingError, TeacherSettings, label_frame
 from distill_assets.core.lineage import (
     INHERITED_KEYS,
     asset_dir,
+    read_manifest,
     upstream_versions,
     write_manifest,
 )
@@ -175,7 +176,7 @@ def teacher_labels(
     ledger = result.ledger
     agreement = None
     if config.compare_with_gazetteer and teacher_settings.kind != "gazetteer":
-        agreement = checks.gazetteer_disagreement(labels)
+        agreement = quality.gazetteer_disagreement(labels)
     out = asset_dir(settings.artifacts, key, "teacher_labels")
     with atomic_dir(out) as tmp:
         labels.to_parquet(tmp / "labels.parquet", index=False)
@@ -191,7 +192,7 @@ def teacher_labels(
                 "prompt_hash": ledger.get("prompt_hash"),
             },
         )
-    gold_acc = checks.labels_vs_gold(raw, labels)
+    gold_acc = quality.exact_vs_gold(raw, labels)
     meta: dict[str, Any] = {
         "rows": len(labels),
         "status_counts": dg.MetadataValue.json(
@@ -360,8 +361,6 @@ def merged_model(
     key = context.partition_key
     upstream = upstream_versions(settings.artifacts, key, ("lora_adapter",))
     adapter_manifest_dir = asset_dir(settings.artifacts, key, "lora_adapter")
-    from distill_assets.core.lineage import read_manifest
-
     lora_manifest = read_manifest(adapter_manifest_dir)
     base = lora_manifest["base_model_path"]
     adapter = adapter_manifest_dir / "adapter"
@@ -415,7 +414,6 @@ def merged_model(
 def eval_report(
     context: dg.AssetExecutionContext, config: EvalConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    from distill_assets.core.lineage import read_manifest
     from distill_assets.core.report import promotion_gate
 
     key = context.partition_key

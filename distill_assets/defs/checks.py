@@ -87,14 +87,6 @@ def labels_agreement_result(disagreement: float | None) -> dg.AssetCheckResult:
     )
 
 
-def gazetteer_disagreement(labels: pd.DataFrame) -> float:
-    return quality.gazetteer_disagreement(labels)
-
-
-def labels_vs_gold(raw: pd.DataFrame, labels: pd.DataFrame) -> float | None:
-    return quality.exact_vs_gold(raw, labels)
-
-
 def dataset_results(
     dataset_dir: Path, result: Any, max_drop_rate: float
 ) -> list[dg.AssetCheckResult]:
