@@ -30,8 +30,8 @@ def make_inputs(n: int, seed: int, out: Path) -> None:
     """Write raw.parquet and labels.parquet (gold as labels, a few perturbed) into `out`."""
     import numpy as np
 
-    from distill_assets.core.schema import FIELDS
-    from distill_assets.core.synth import generate_batch
+    from distill_assets.core.common.schema import FIELDS
+    from distill_assets.core.data.synth import generate_batch
 
     raw = generate_batch(n, seed=seed)
     labels = raw[["id", "text"]].copy()
@@ -74,7 +74,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from distill_assets.core.cleaning import CleaningParams, build_training_dataset
+    from distill_assets.core.dataset.clean import CleaningParams, build_training_dataset
 
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp_s:
         tmp = Path(tmp_s)
@@ -86,7 +86,7 @@ def main() -> None:
         labels = pd.read_parquet(tmp / "labels.parquet")
         input_bytes = int(raw.memory_usage(deep=True).sum() + labels.memory_usage(deep=True).sum())
         # warm imports (gazetteer tables) outside the timed region
-        from distill_assets.core import gazetteer
+        from distill_assets.core.regions import gazetteer
 
         gazetteer.canonicalize_region("", "", "大理市")
         base = rss_bytes()

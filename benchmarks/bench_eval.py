@@ -74,7 +74,7 @@ def build_model(out_dir: Path, cuda: bool) -> Path:
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from distill_assets.core.models import (
+    from distill_assets.core.student.base_models import (
         QWEN3_0_6B_SHAPE,
         TINY_QWEN3_CONFIG,
         build_qwen_tokenizer,
@@ -98,7 +98,7 @@ def one_at_a_time(backend: Any, requests: list[tuple[str, str]], max_new_tokens:
     """The seeds' eval loop: render, tokenize and `generate` each sample alone."""
     import torch
 
-    from distill_assets.core.chat import render_prompt
+    from distill_assets.core.student.chat_template import render_prompt
 
     tok, model = backend.tokenizer, backend.model
     tokens_out = 0
@@ -119,8 +119,8 @@ def one_at_a_time(backend: Any, requests: list[tuple[str, str]], max_new_tokens:
 def main() -> None:
     import torch
 
-    from distill_assets.core.inference import TransformersBackend
-    from distill_assets.core.prompts import student_prompt
+    from distill_assets.core.student.inference import TransformersBackend
+    from distill_assets.core.common.prompts import student_prompt
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=64)

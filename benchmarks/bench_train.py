@@ -26,9 +26,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def write_dataset(out: Path, n: int, seed: int) -> Path:
-    from distill_assets.core.prompts import student_prompt
-    from distill_assets.core.schema import FIELDS, label_to_json
-    from distill_assets.core.synth import generate_batch
+    from distill_assets.core.common.prompts import student_prompt
+    from distill_assets.core.common.schema import FIELDS, label_to_json
+    from distill_assets.core.data.synth import generate_batch
 
     df = generate_batch(n + 8, seed=seed)
     system = student_prompt()
@@ -48,7 +48,7 @@ def write_dataset(out: Path, n: int, seed: int) -> Path:
 
 
 def build_model(spec: str, cache: Path, cuda: bool) -> str:
-    from distill_assets.core.models import (
+    from distill_assets.core.student.base_models import (
         QWEN3_0_6B_SHAPE,
         TINY_QWEN3_CONFIG,
         build_tiny_qwen3,
@@ -85,7 +85,7 @@ def run_baseline(base: str, dataset: Path, params, out: Path) -> tuple[float, in
         TrainingArguments,
     )
 
-    from distill_assets.core.training import read_messages, tokenize_rows
+    from distill_assets.core.student.training import read_messages, tokenize_rows
 
     cuda = torch.cuda.is_available()
     tok = AutoTokenizer.from_pretrained(base)
@@ -144,7 +144,7 @@ def main() -> None:
 
     import torch
 
-    from distill_assets.core.training import LoraParams, train_lora
+    from distill_assets.core.student.training import LoraParams, train_lora
 
     cuda = torch.cuda.is_available()
     n = a.samples or (2000 if cuda else 64)
@@ -180,7 +180,7 @@ def main() -> None:
             f"= {c_tps:.0f} tok/s, peak {res.peak_memory_mb:.0f} MB"
         )
         if cuda:
-            from distill_assets.core.models import model_fingerprint
+            from distill_assets.core.student.base_models import model_fingerprint
 
             n_params = model_fingerprint(base)["n_params"]
             peak = a.peak_tflops * 1e12

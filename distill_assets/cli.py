@@ -55,9 +55,9 @@ def materialize_version(key: str, profile: str | None, log_level: str = "INFO") 
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from distill_assets.core.lineage import asset_dir
-    from distill_assets.core.profiles import get_profile
-    from distill_assets.core.versions import register_synthetic
+    from distill_assets.core.common.lineage import asset_dir
+    from distill_assets.core.common.profiles import get_profile
+    from distill_assets.core.data.dataset_versions import register_synthetic
 
     home = _home()
     profile = get_profile(args.profile)
@@ -83,7 +83,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_add_version(args: argparse.Namespace) -> int:
-    from distill_assets.core.versions import VersionError, register_file, register_synthetic
+    from distill_assets.core.data.dataset_versions import VersionError, register_file, register_synthetic
 
     home = _home()
     try:
@@ -106,7 +106,7 @@ def cmd_add_version(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from distill_assets.core.labeling import LabelingError, TeacherSettings, label_file
+    from distill_assets.core.teacher.labeling import LabelingError, TeacherSettings, label_file
 
     home = _home()
     settings = TeacherSettings(
@@ -127,7 +127,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from distill_assets.core.predict import predict_file
+    from distill_assets.core.student.predict import predict_file
 
     try:
         summary = predict_file(
@@ -151,7 +151,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from distill_assets.core.lineage import audit
+    from distill_assets.core.common.lineage import audit
 
     home = _home()
     result = audit(home / "artifacts", args.version)

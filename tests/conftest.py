@@ -65,7 +65,7 @@ SAMPLE_RECORDS: tuple[tuple[str, dict[str, str]], ...] = (
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny Qwen3ForCausalLM with the real Qwen3 tokenizer, built once per session."""
-    from distill_assets.core.models import build_tiny_qwen3
+    from distill_assets.core.student.base_models import build_tiny_qwen3
 
     root = tmp_path_factory.mktemp("models")
     return build_tiny_qwen3(root / "tiny-qwen3", seed=0)
@@ -75,7 +75,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as an fp32 HF folder; converted once (~30 s) into .cache/ and reused
     by later sessions. Only slow tests use it."""
-    from distill_assets.core.models import prepare_smollm2
+    from distill_assets.core.student.base_models import prepare_smollm2
 
     return prepare_smollm2(Path(__file__).resolve().parents[1] / ".cache" / "models")
 
@@ -92,8 +92,8 @@ def write_messages_dataset(out_dir: Path, n_train: int = 32, n_val: int = 8, see
 
     Phone numbers are varied so rows differ; the answer is always the canonical label JSON.
     """
-    from distill_assets.core.prompts import student_prompt
-    from distill_assets.core.schema import label_to_json
+    from distill_assets.core.common.prompts import student_prompt
+    from distill_assets.core.common.schema import label_to_json
 
     rng = random.Random(seed)
     system = student_prompt()

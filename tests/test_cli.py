@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from distill_assets.cli import main
-from distill_assets.core.lineage import ASSET_CHAIN, write_manifest
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.lineage import ASSET_CHAIN, write_manifest
+from distill_assets.core.common.schema import FIELDS
 
 TEXTS = [
     "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",

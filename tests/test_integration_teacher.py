@@ -13,7 +13,7 @@ import os
 import pandas as pd
 import pytest
 
-from distill_assets.core.labeling import TeacherSettings, label_frame
+from distill_assets.core.teacher.labeling import TeacherSettings, label_frame
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,11 @@ def test_core_modules_never_import_dagster():
 
 
 def test_importing_core_does_not_load_dagster():
-    modules = [f"distill_assets.core.{p.stem}" for p in CORE.glob("*.py") if p.stem != "__init__"]
+    modules = [
+        "distill_assets.core." + ".".join(p.relative_to(CORE).with_suffix("").parts)
+        for p in CORE.rglob("*.py")
+        if p.stem != "__init__"
+    ]
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}:\n"

@@ -7,19 +7,23 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from distill_assets.core import cleaning, evaluation, merging, models, quality, training
-from distill_assets.core.io import atomic_dir, atomic_write_text
-from distill_assets.core.labeling import LabelingError, TeacherSettings, label_frame
-from distill_assets.core.lineage import (
+from distill_assets.core.dataset import clean as cleaning
+from distill_assets.core.evaluation import evaluate as evaluation
+from distill_assets.core.student import base_models as models
+from distill_assets.core.student import merging, training
+from distill_assets.core.teacher import label_checks as quality
+from distill_assets.core.common.artifacts import atomic_dir, atomic_write_text
+from distill_assets.core.teacher.labeling import LabelingError, TeacherSettings, label_frame
+from distill_assets.core.common.lineage import (
     INHERITED_KEYS,
     asset_dir,
     read_manifest,
     upstream_versions,
     write_manifest,
 )
-from distill_assets.core.predict import SYSTEM_PROMPT_FILE
-from distill_assets.core.prompts import STUDENT_PROMPTS, load_prompt, prompt_hash, teacher_prompt
-from distill_assets.core.versions import VersionError, load_spec
+from distill_assets.core.student.predict import SYSTEM_PROMPT_FILE
+from distill_assets.core.common.prompts import STUDENT_PROMPTS, load_prompt, prompt_hash, teacher_prompt
+from distill_assets.core.data.dataset_versions import VersionError, load_spec
 from distill_assets.defs import checks
 from distill_assets.defs.automation import asset_automation_condition
 from distill_assets.defs.configs import (
@@ -85,8 +89,8 @@ def _result(
 def raw_addresses(
     context: dg.AssetExecutionContext, config: SourceConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    from distill_assets.core.inputs import InputError, read_text_table
-    from distill_assets.core.synth import generate_batch
+    from distill_assets.core.data.inputs import InputError, read_text_table
+    from distill_assets.core.data.synth import generate_batch
 
     key = context.partition_key
     try:
@@ -414,7 +418,7 @@ def merged_model(
 def eval_report(
     context: dg.AssetExecutionContext, config: EvalConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    from distill_assets.core.report import promotion_gate
+    from distill_assets.core.evaluation.report import promotion_gate
 
     key = context.partition_key
     profile = settings.get_profile()

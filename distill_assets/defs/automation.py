@@ -13,8 +13,8 @@ from typing import cast
 
 import dagster as dg
 
-from distill_assets.core.io import Logger, null_log, sha256_file
-from distill_assets.core.versions import VersionError, list_specs, register_file
+from distill_assets.core.common.artifacts import Logger, null_log, sha256_file
+from distill_assets.core.data.dataset_versions import VersionError, list_specs, register_file
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.resources import default_home
 

@@ -10,7 +10,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from distill_assets.core import cleaning, quality
+from distill_assets.core.dataset import clean as cleaning
+from distill_assets.core.teacher import label_checks as quality
 from distill_assets.defs.partitions import dataset_version
 
 _ERROR = dg.AssetCheckSeverity.ERROR

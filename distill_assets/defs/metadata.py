@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from distill_assets.core.privacy import mask_name, mask_phone, mask_text
+from distill_assets.core.common.privacy import mask_name, mask_phone, mask_text
 
 
 def image_md(path: str | Path | None, alt: str) -> str:

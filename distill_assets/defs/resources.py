@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from distill_assets.core.profiles import DEFAULT_PROFILE, PROFILE_ENV, Profile, get_profile
+from distill_assets.core.common.profiles import DEFAULT_PROFILE, PROFILE_ENV, Profile, get_profile
 
 
 def default_home() -> str:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from distill_assets.core.answers import normalize_phone, parse_teacher_answer
-from distill_assets.core.schema import FIELDS, label_to_json
+from distill_assets.core.teacher.answers import normalize_phone, parse_teacher_answer
+from distill_assets.core.common.schema import FIELDS, label_to_json
 
 LABEL = {
     "province": "云南省",

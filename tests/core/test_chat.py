@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distill_assets.core.chat import (
+from distill_assets.core.student.chat_template import (
     IGNORE_INDEX,
     ExampleTooLong,
     encode_example,
@@ -12,8 +12,8 @@ from distill_assets.core.chat import (
     render_example,
     render_prompt,
 )
-from distill_assets.core.prompts import student_prompt
-from distill_assets.core.schema import label_to_json
+from distill_assets.core.common.prompts import student_prompt
+from distill_assets.core.common.schema import label_to_json
 
 USER = "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟"
 ANSWER = label_to_json(

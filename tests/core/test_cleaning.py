@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distill_assets.core.cleaning import (
+from distill_assets.core.dataset.clean import (
     CleaningParams,
     DatasetError,
     _components,
@@ -20,7 +20,7 @@ from distill_assets.core.cleaning import (
     normalize_phone_array,
     normalize_text,
 )
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.schema import FIELDS
 
 # A tiny stand-in gazetteer: (province, city, district) official names and their short forms.
 OFFICIAL = [
@@ -368,7 +368,7 @@ def test_data_card_masks_names_and_phones(tmp_path):
 
 
 def test_real_gazetteer_on_synthetic_batch(tmp_path):
-    from distill_assets.core.synth import generate_batch
+    from distill_assets.core.data.synth import generate_batch
 
     raw = generate_batch(300, seed=5)
     labels = pd.DataFrame({"id": raw["id"], "text": raw["text"], "status": "ok"})

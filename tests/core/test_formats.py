@@ -2,7 +2,7 @@ import json
 
 import pyarrow as pa
 
-from distill_assets.core.formats import (
+from distill_assets.core.dataset.formats import (
     alpaca_array,
     json_quote_array,
     label_json_array,
@@ -13,8 +13,8 @@ from distill_assets.core.formats import (
     write_jsonl,
     write_string_array,
 )
-from distill_assets.core.prompts import student_prompt
-from distill_assets.core.schema import FIELDS, label_to_json
+from distill_assets.core.common.prompts import student_prompt
+from distill_assets.core.common.schema import FIELDS, label_to_json
 
 LABEL = {
     "province": "云南省",

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from distill_assets.core.gazetteer import (
+from distill_assets.core.regions.gazetteer import (
     GAZETTEER_VERSION,
     GazetteerTeacher,
     canonicalize_region,
     lookup_district,
 )
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.schema import FIELDS
 
 HOLDOUT = Path(__file__).parent / "data" / "gazetteer_holdout.jsonl"
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from distill_assets.core.evaluation import parse_prediction
-from distill_assets.core.inference import (
+from distill_assets.core.evaluation.evaluate import parse_prediction
+from distill_assets.core.student.inference import (
     Generation,
     TransformersBackend,
     json_end,
     load_backend,
     strip_think,
 )
-from distill_assets.core.prompts import student_prompt, teacher_prompt
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.prompts import student_prompt, teacher_prompt
+from distill_assets.core.common.schema import FIELDS
 
 TEXTS = [
     "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",

@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from distill_assets.core import inputs
-from distill_assets.core.inputs import InputError, file_fingerprint, read_text_table
+from distill_assets.core.data import inputs
+from distill_assets.core.data.inputs import InputError, file_fingerprint, read_text_table
 
 ROWS = [
     {"id": "a1", "text": "电话:23204753945:大理市人民路25号:收件者:段丽娟", "style": "colon"},

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from distill_assets.core.io import sha256_text  # noqa: E402
-from distill_assets.core.label_cache import CACHE_FILE, cache_key  # noqa: E402
-from distill_assets.core.labeling import (  # noqa: E402
+from distill_assets.core.common.artifacts import sha256_text  # noqa: E402
+from distill_assets.core.teacher.cache import CACHE_FILE, cache_key  # noqa: E402
+from distill_assets.core.teacher.labeling import (  # noqa: E402
     LABEL_COLUMNS,
     LabelingError,
     TeacherSettings,
@@ -30,7 +30,7 @@ from distill_assets.core.labeling import (  # noqa: E402
     label_frame,
     teacher_identity,
 )
-from distill_assets.core.prompts import teacher_prompt  # noqa: E402
+from distill_assets.core.common.prompts import teacher_prompt  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 KEY = "sk-live-TOPSECRET-0123456789abcdef"
@@ -120,7 +120,7 @@ def test_failures_are_not_cached_and_duplicates_are_asked_once(fake: FakeOpenAI,
 _CHILD = r"""
 import sys
 import pandas as pd
-from distill_assets.core.labeling import TeacherSettings, label_frame
+from distill_assets.core.teacher.labeling import TeacherSettings, label_frame
 texts = [l for l in open(sys.argv[3], encoding="utf-8").read().split("\n") if l]
 df = pd.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
 s = TeacherSettings(kind="openai", base_url=sys.argv[1], model="fake-teacher", api_key="k",
@@ -279,7 +279,7 @@ def test_progress_is_logged(tmp_path):
 
 def test_gazetteer_kind():
     pytest.importorskip("cpca")
-    from distill_assets.core.gazetteer import GazetteerTeacher
+    from distill_assets.core.regions.gazetteer import GazetteerTeacher
 
     texts = [
         "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from distill_assets.core.merging import compare_merged, merge_adapter
+from distill_assets.core.student.merging import compare_merged, merge_adapter
 
 TEXTS = [
     "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from distill_assets.core.models import (
+from distill_assets.core.student.base_models import (
     QWEN3_SPECIAL_IDS,
     build_tiny_qwen3,
     model_fingerprint,
@@ -79,7 +79,7 @@ def test_tiny_model_deterministic_per_seed(tiny_model_dir: Path, tmp_path: Path)
 
 
 def test_resolve_base_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import distill_assets.core.models as models
+    import distill_assets.core.student.base_models as models
 
     calls: list[Path] = []
 

@@ -8,9 +8,9 @@ import re
 import pandas as pd
 import pytest
 
-from distill_assets.core.gazetteer import MUNICIPALITIES, GazetteerTeacher, canonicalize_region
-from distill_assets.core.schema import FIELDS
-from distill_assets.core.synth import ADDRESS_FORMS, COLUMNS, STYLES, generate_batch
+from distill_assets.core.regions.gazetteer import MUNICIPALITIES, GazetteerTeacher, canonicalize_region
+from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.data.synth import ADDRESS_FORMS, COLUMNS, STYLES, generate_batch
 
 
 @pytest.fixture(scope="module")

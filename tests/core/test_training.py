@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from distill_assets.core.training import (
+from distill_assets.core.student.training import (
     LoraParams,
     TrainingInterrupted,
     interrupt_after,
@@ -116,7 +116,7 @@ def test_resume_after_interrupt(
 def test_train_and_merge_smollm2(
     smollm2_dir: Path, tiny_messages_dir: Path, tmp_path: Path
 ) -> None:
-    from distill_assets.core.merging import compare_merged, merge_adapter
+    from distill_assets.core.student.merging import compare_merged, merge_adapter
 
     params = replace(
         LoraParams.demo(),

@@ -7,8 +7,8 @@ import json
 import dagster as dg
 import pandas as pd
 
-from distill_assets.core.lineage import read_manifest
-from distill_assets.core.versions import register_file, register_synthetic
+from distill_assets.core.common.lineage import read_manifest
+from distill_assets.core.data.dataset_versions import register_file, register_synthetic
 from distill_assets.defs.assets import raw_addresses, teacher_labels, training_dataset
 
 DATA_ASSETS = [raw_addresses, teacher_labels, training_dataset]

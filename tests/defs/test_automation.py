@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from distill_assets.core.versions import list_specs
+from distill_assets.core.data.dataset_versions import list_specs
 from distill_assets.defs.automation import (
     asset_automation_condition,
     build_automation_sensor,

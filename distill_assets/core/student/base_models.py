@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.io import Logger, atomic_dir, null_log, sha256_file, sha256_text
+from distill_assets.core.common.artifacts import Logger, atomic_dir, null_log, sha256_file, sha256_text
 
 # The Qwen2/2.5/3 pre-tokenizer: single digits, letters with an optional leading non-letter.
 QWEN2_PRETOKENIZE_REGEX = (

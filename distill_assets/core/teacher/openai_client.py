@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 import openai
 
-from distill_assets.core.prompts import teacher_prompt
-from distill_assets.core.schema import strip_think
+from distill_assets.core.common.prompts import teacher_prompt
+from distill_assets.core.common.schema import strip_think
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 FATAL_STATUS = frozenset({401, 403, 404})

@@ -25,12 +25,12 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from distill_assets.core.answers import parse_teacher_answer
-from distill_assets.core.io import Logger, atomic_write_text, null_log, sha256_file, sha256_text
-from distill_assets.core.label_cache import CachedAnswer, LabelCache, cache_key
-from distill_assets.core.openai_teacher import OpenAITeacher, TeacherCall, redact
-from distill_assets.core.prompts import prompt_hash, teacher_prompt
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.teacher.answers import parse_teacher_answer
+from distill_assets.core.common.artifacts import Logger, atomic_write_text, null_log, sha256_file, sha256_text
+from distill_assets.core.teacher.cache import CachedAnswer, LabelCache, cache_key
+from distill_assets.core.teacher.openai_client import OpenAITeacher, TeacherCall, redact
+from distill_assets.core.common.prompts import prompt_hash, teacher_prompt
+from distill_assets.core.common.schema import FIELDS
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ class LabelResult:
 def teacher_identity(settings: TeacherSettings) -> dict[str, Any]:
     """What determines the labels (for the asset's code version): never the key."""
     if settings.kind == "gazetteer":
-        from distill_assets.core.gazetteer import GAZETTEER_VERSION, GazetteerTeacher
+        from distill_assets.core.regions.gazetteer import GAZETTEER_VERSION, GazetteerTeacher
 
         ident: dict[str, Any] = {
             "kind": "gazetteer",
@@ -278,7 +278,7 @@ def _check_failure_rate(result: LabelResult, settings: TeacherSettings, secret: 
 def _label_gazetteer(
     ids: list[str], texts: list[str], settings: TeacherSettings, log: Logger
 ) -> LabelResult:
-    from distill_assets.core.gazetteer import GazetteerTeacher
+    from distill_assets.core.regions.gazetteer import GazetteerTeacher
 
     teacher = GazetteerTeacher()
     model_id = str(teacher.model_id)
@@ -601,7 +601,7 @@ def label_frame(df: pd.DataFrame, settings: TeacherSettings, log: Logger = null_
 
 def _read_input(path: Path, log: Logger) -> pd.DataFrame:
     try:
-        from distill_assets.core.inputs import read_text_table
+        from distill_assets.core.data.inputs import read_text_table
     except ImportError:
         read_text_table = None
     if read_text_table is not None:

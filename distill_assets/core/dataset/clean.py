@@ -30,14 +30,14 @@ import pyarrow.compute as _pc
 import pyarrow.parquet as pq
 from pandas.core.util.hashing import hash_array
 
-from distill_assets.core.formats import (
+from distill_assets.core.dataset.formats import (
     alpaca_array,
     json_quote_array,
     label_json_array,
     messages_array,
     write_string_array,
 )
-from distill_assets.core.io import (
+from distill_assets.core.common.artifacts import (
     Logger,
     atomic_dir,
     atomic_write_json,
@@ -47,8 +47,8 @@ from distill_assets.core.io import (
     sha256_file,
     sha256_text,
 )
-from distill_assets.core.prompts import prompt_hash, student_prompt
-from distill_assets.core.schema import FIELDS, label_to_json
+from distill_assets.core.common.prompts import prompt_hash, student_prompt
+from distill_assets.core.common.schema import FIELDS, label_to_json
 
 pc: Any = _pc  # its kernels are generated at import time, invisible to the type checker
 
@@ -308,7 +308,7 @@ def frame_sha256(df: pd.DataFrame, columns: list[str] | None = None) -> str:
 
 
 def _default_canonicalizer() -> tuple[Canonicalizer, str]:
-    from distill_assets.core import gazetteer  # imported late: loads the division tables
+    from distill_assets.core.regions import gazetteer  # imported late: loads the division tables
 
     return gazetteer.canonicalize_region, str(getattr(gazetteer, "GAZETTEER_VERSION", "unknown"))
 
@@ -701,7 +701,7 @@ def _write(
     params: CleaningParams,
     log: Logger,
 ) -> None:
-    from distill_assets.core.datacard import data_card_markdown
+    from distill_assets.core.dataset.datacard import data_card_markdown
 
     def lines(build: Callable[..., pa.Array], idx: np.ndarray) -> Iterator[pa.Array]:
         # chunked: the JSONL text (the prompt repeated per row) is several times the data

@@ -10,8 +10,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from distill_assets.core.privacy import mask_text
-from distill_assets.core.schema import FIELDS, label_to_json
+from distill_assets.core.common.privacy import mask_text
+from distill_assets.core.common.schema import FIELDS, label_to_json
 
 
 def promotion_gate(metrics: dict[str, Any], threshold: float) -> tuple[bool, str]:

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.chat import IGNORE_INDEX, ExampleTooLong, encode_example
-from distill_assets.core.io import (
+from distill_assets.core.student.chat_template import IGNORE_INDEX, ExampleTooLong, encode_example
+from distill_assets.core.common.artifacts import (
     Logger,
     atomic_dir,
     atomic_write_bytes,
@@ -395,7 +395,7 @@ def train_lora(
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
 
-    from distill_assets.core.models import model_fingerprint
+    from distill_assets.core.student.base_models import model_fingerprint
 
     t_start = time.perf_counter()
     base_model = str(base_model)

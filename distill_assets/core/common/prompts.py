@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from distill_assets.core.io import sha256_text
+from distill_assets.core.common.artifacts import sha256_text
 
 
 @cache

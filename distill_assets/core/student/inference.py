@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from distill_assets.core.io import Logger, null_log
-from distill_assets.core.schema import FIELDS, strip_think
+from distill_assets.core.common.artifacts import Logger, null_log
+from distill_assets.core.common.schema import FIELDS, strip_think
 
 # The schema vLLM's structured outputs enforce: exactly the six string fields.
 LABEL_JSON_SCHEMA: dict[str, Any] = {
@@ -436,7 +436,7 @@ class TransformersBackend:
         return self.skeleton
 
     def _stop_ids(self) -> list[int]:
-        from distill_assets.core.chat import end_of_turn
+        from distill_assets.core.student.chat_template import end_of_turn
 
         tok = self.tokenizer
         ids: list[int] = []
@@ -453,7 +453,7 @@ class TransformersBackend:
         return list(dict.fromkeys(ids))
 
     def encode(self, requests: Sequence[tuple[str, str]]) -> list[list[int]]:
-        from distill_assets.core.chat import render_prompt
+        from distill_assets.core.student.chat_template import render_prompt
 
         prompts = [render_prompt(self.tokenizer, s, u) for s, u in requests]
         enc = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
@@ -592,7 +592,7 @@ class VllmBackend:
     def generate(self, requests: Sequence[tuple[str, str]]) -> list[Generation]:
         import vllm  # pyright: ignore[reportMissingImports]
 
-        from distill_assets.core.chat import render_prompt
+        from distill_assets.core.student.chat_template import render_prompt
 
         kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": self.max_new_tokens}
         if self.json_constrained:

@@ -14,7 +14,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from distill_assets.core.gazetteer import (
+from distill_assets.core.regions.gazetteer import (
     MUNICIPALITIES,
     NON_MAINLAND,
     canonicalize_region,
@@ -23,7 +23,7 @@ from distill_assets.core.gazetteer import (
     lookup,
     province_short_forms,
 )
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.schema import FIELDS
 
 STYLES: tuple[str, ...] = (
     "seed_colon",  # 电话:…:大理市…:收件者:…

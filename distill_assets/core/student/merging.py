@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.io import Logger, atomic_dir, null_log, package_versions, sha256_dir
+from distill_assets.core.common.artifacts import Logger, atomic_dir, null_log, package_versions, sha256_dir
 
 
 @dataclass
@@ -45,7 +45,7 @@ def merge_adapter(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from distill_assets.core.models import model_fingerprint
+    from distill_assets.core.student.base_models import model_fingerprint
 
     t0 = time.perf_counter()
     base_model, adapter_dir, out_dir = str(base_model), Path(adapter_dir), Path(out_dir)
@@ -115,8 +115,8 @@ def compare_merged(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from distill_assets.core.chat import encode_prompt
-    from distill_assets.core.prompts import student_prompt
+    from distill_assets.core.student.chat_template import encode_prompt
+    from distill_assets.core.common.prompts import student_prompt
 
     if not prompts:
         raise ValueError("compare_merged needs at least one prompt")

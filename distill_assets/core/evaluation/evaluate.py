@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.io import (
+from distill_assets.core.common.artifacts import (
     Logger,
     atomic_write_bytes,
     atomic_write_json,
@@ -25,8 +25,8 @@ from distill_assets.core.io import (
     sha256_file,
     sha256_text,
 )
-from distill_assets.core.prompts import prompt_hash, student_prompt, teacher_prompt
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.prompts import prompt_hash, student_prompt, teacher_prompt
+from distill_assets.core.common.schema import FIELDS
 
 _THINK_RE = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 _FENCE_RE = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?```$", re.DOTALL | re.IGNORECASE)
@@ -166,7 +166,7 @@ _PROMPTS = {"teacher": teacher_prompt, "student": student_prompt}
 def _prompt(name: str, dataset_dir: Path) -> str:
     """ "dataset" is the student prompt the training files were written with."""
     if name == "dataset":
-        from distill_assets.core.cleaning import dataset_student_prompt
+        from distill_assets.core.dataset.clean import dataset_student_prompt
 
         return dataset_student_prompt(dataset_dir)
     if name not in _PROMPTS:
@@ -210,7 +210,7 @@ def _run_model(
     who: str,
     log: Logger,
 ) -> tuple[list[str], dict[str, Any]]:
-    from distill_assets.core.inference import load_backend
+    from distill_assets.core.student.inference import load_backend
 
     log(f"eval[{who}]: loading {params.backend} backend for {model}")
     backend = load_backend(
@@ -311,7 +311,7 @@ def field_accuracy_png(metrics: dict[str, Any]) -> bytes:
 
 def _model_lineage(model: str | Path) -> dict[str, Any]:
     try:
-        from distill_assets.core.models import model_fingerprint
+        from distill_assets.core.student.base_models import model_fingerprint
     except ImportError:  # models.py is optional for scoring-only use
         return {"model": str(model)}
     return model_fingerprint(model)
@@ -329,7 +329,7 @@ def evaluate(
 
     Scores against the teacher labels, and also against gold when the data is synthetic.
     """
-    from distill_assets.core.report import promotion_gate, render_html, render_markdown
+    from distill_assets.core.evaluation.report import promotion_gate, render_html, render_markdown
 
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     test = _read_test_rows(dataset_dir, params.limit)

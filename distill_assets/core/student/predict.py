@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.evaluation import parse_prediction
-from distill_assets.core.inference import load_backend
-from distill_assets.core.inputs import read_text_table
-from distill_assets.core.io import Logger, atomic_write_text, null_log
-from distill_assets.core.prompts import student_prompt, teacher_prompt
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.evaluation.evaluate import parse_prediction
+from distill_assets.core.student.inference import load_backend
+from distill_assets.core.data.inputs import read_text_table
+from distill_assets.core.common.artifacts import Logger, atomic_write_text, null_log
+from distill_assets.core.common.prompts import student_prompt, teacher_prompt
+from distill_assets.core.common.schema import FIELDS
 
 # Written by `merged_model` beside the weights: the system prompt the student was trained with.
 SYSTEM_PROMPT_FILE = "system_prompt.txt"

@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _pc
 
-from distill_assets.core.io import atomic_writer
-from distill_assets.core.prompts import student_prompt
-from distill_assets.core.schema import FIELDS, label_to_json
+from distill_assets.core.common.artifacts import atomic_writer
+from distill_assets.core.common.prompts import student_prompt
+from distill_assets.core.common.schema import FIELDS, label_to_json
 
 
 def to_alpaca(text: str, label: Mapping[str, str], system: str | None = None) -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.schema import FIELDS
 
 P, C, D = 0, 1, 2  # levels: province, city (prefecture), district (county level)
 

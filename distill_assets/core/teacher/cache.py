@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.io import sha256_text
+from distill_assets.core.common.artifacts import sha256_text
 
 CACHE_FILE = "teacher_cache.sqlite3"
 CACHE_SCHEMA = 1

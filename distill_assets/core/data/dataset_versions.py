@@ -13,7 +13,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from distill_assets.core.io import atomic_write_json, sha256_file
+from distill_assets.core.common.artifacts import atomic_write_json, sha256_file
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 

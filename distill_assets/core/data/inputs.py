@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distill_assets.core.io import Logger, null_log, sha256_file
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.artifacts import Logger, null_log, sha256_file
+from distill_assets.core.common.schema import FIELDS
 
 DEFAULT_MAX_TEXT_CHARS = 100_000
 GOLD_COLUMNS: tuple[str, ...] = tuple(f"gold_{f}" for f in FIELDS)

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from distill_assets.core.privacy import mask_name, mask_phone, mask_text
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.privacy import mask_name, mask_phone, mask_text
+from distill_assets.core.common.schema import FIELDS
 
 if TYPE_CHECKING:
-    from distill_assets.core.cleaning import DatasetResult
+    from distill_assets.core.dataset.clean import DatasetResult
 
 
 def _pct(x: float | None) -> str:

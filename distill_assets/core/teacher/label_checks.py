@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.schema import FIELDS
 
 OK_STATUSES = ("ok", "repaired")
 
@@ -30,8 +30,8 @@ def exact_vs_gold(raw: pd.DataFrame, labels: pd.DataFrame) -> float | None:
 
 def gazetteer_disagreement(labels: pd.DataFrame) -> float:
     """How often an LLM teacher disagrees with the offline gazetteer teacher."""
-    from distill_assets.core.cleaning import disagreement_rate
-    from distill_assets.core.gazetteer import GazetteerTeacher
+    from distill_assets.core.dataset.clean import disagreement_rate
+    from distill_assets.core.regions.gazetteer import GazetteerTeacher
 
     teacher = GazetteerTeacher()
     ref = pd.DataFrame(

@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-from distill_assets.core.schema import FIELDS
+from distill_assets.core.common.schema import FIELDS
 
 MAX_MISSING_KEYS = 2
 
