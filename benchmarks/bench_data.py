@@ -86,9 +86,9 @@ def main() -> None:
         labels = pd.read_parquet(tmp / "labels.parquet")
         input_bytes = int(raw.memory_usage(deep=True).sum() + labels.memory_usage(deep=True).sum())
         # warm imports (gazetteer tables) outside the timed region
-        from distill_assets.core.regions import gazetteer
+        from distill_assets.core.regions.canonical import canonicalize_region
 
-        gazetteer.canonicalize_region("", "", "大理市")
+        canonicalize_region("", "", "大理市")
         base = rss_bytes()
         cpu0, t0 = time.process_time(), time.perf_counter()
         result = build_training_dataset(raw, labels, tmp / "dataset", CleaningParams())

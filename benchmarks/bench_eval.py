@@ -74,11 +74,8 @@ def build_model(out_dir: Path, cuda: bool) -> Path:
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from distill_assets.core.student.base_models import (
-        QWEN3_0_6B_SHAPE,
-        TINY_QWEN3_CONFIG,
-        build_qwen_tokenizer,
-    )
+    from distill_assets.core.student.base_models import QWEN3_0_6B_SHAPE, TINY_QWEN3_CONFIG
+    from distill_assets.core.student.qwen_tokenizer import build_qwen_tokenizer
 
     build_qwen_tokenizer(out_dir / "tok")
     cfg = {**TINY_QWEN3_CONFIG, **(QWEN3_0_6B_SHAPE if cuda else CPU_SHAPE)}
@@ -119,8 +116,8 @@ def one_at_a_time(backend: Any, requests: list[tuple[str, str]], max_new_tokens:
 def main() -> None:
     import torch
 
-    from distill_assets.core.student.inference import TransformersBackend
     from distill_assets.core.common.prompts import student_prompt
+    from distill_assets.core.student.inference import TransformersBackend
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=64)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from distill_assets.core.regions.gazetteer import GazetteerTeacher
 from distill_assets.core.data.synth import generate_batch
+from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
 
 def main() -> None:

@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from distill_assets.core.teacher.answers import parse_teacher_answer  # noqa: E402
-from distill_assets.core.teacher.labeling import TeacherSettings, label_frame  # noqa: E402
 from distill_assets.core.common.prompts import teacher_prompt  # noqa: E402
+from distill_assets.core.teacher.answers import parse_teacher_answer  # noqa: E402
+from distill_assets.core.teacher.labeling import label_frame  # noqa: E402
+from distill_assets.core.teacher.settings import TeacherSettings  # noqa: E402
 
 MODEL = "bench-teacher"
 

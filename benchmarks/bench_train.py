@@ -85,7 +85,7 @@ def run_baseline(base: str, dataset: Path, params, out: Path) -> tuple[float, in
         TrainingArguments,
     )
 
-    from distill_assets.core.student.training import read_messages, tokenize_rows
+    from distill_assets.core.student.training_data import read_messages, tokenize_rows
 
     cuda = torch.cuda.is_available()
     tok = AutoTokenizer.from_pretrained(base)
@@ -144,7 +144,8 @@ def main() -> None:
 
     import torch
 
-    from distill_assets.core.student.training import LoraParams, train_lora
+    from distill_assets.core.student.training import train_lora
+    from distill_assets.core.student.training_params import LoraParams
 
     cuda = torch.cuda.is_available()
     n = a.samples or (2000 if cuda else 64)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from distill_assets.defs.assets import ALL_ASSETS
-from distill_assets.defs.automation import build_automation_sensor, build_sensor_and_schedule
+from distill_assets.defs.automation import build_automation_sensor
 from distill_assets.defs.executors import build_executor
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.resources import build_settings, build_teacher
+from distill_assets.defs.sensors import build_sensor_and_schedule
 
 distill_job = dg.define_asset_job(
     name="distill_graph",

@@ -56,7 +56,7 @@ def stub_label(text: str) -> dict[str, str]:
 
 
 def gazetteer_label(text: str) -> dict[str, str]:
-    from distill_assets.core.regions.gazetteer import GazetteerTeacher
+    from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
     return GazetteerTeacher().label(text)
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from distill_assets.core.evaluation import evaluate as evaluation
 from distill_assets.core.common.lineage import audit, read_manifest
 from distill_assets.core.data.dataset_versions import register_synthetic
+from distill_assets.core.evaluation import score as evaluation
 from distill_assets.defs.assets import ALL_ASSETS
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,11 @@ pytestmark = [
 
 
 def test_bf16_training_merge_and_generation_on_cuda(tiny_model_dir, tiny_messages_dir, tmp_path):
+    from distill_assets.core.common.prompts import student_prompt
     from distill_assets.core.student.inference import load_backend
     from distill_assets.core.student.merging import compare_merged, merge_adapter
-    from distill_assets.core.common.prompts import student_prompt
-    from distill_assets.core.student.training import LoraParams, train_lora
+    from distill_assets.core.student.training import train_lora
+    from distill_assets.core.student.training_params import LoraParams
 
     params = replace(LoraParams.test(), max_steps=8, bf16=None)
     train = train_lora(tiny_model_dir, tiny_messages_dir, tmp_path / "lora", params)

@@ -13,7 +13,8 @@ import os
 import pandas as pd
 import pytest
 
-from distill_assets.core.teacher.labeling import TeacherSettings, label_frame
+from distill_assets.core.teacher.labeling import label_frame
+from distill_assets.core.teacher.settings import TeacherSettings
 
 pytestmark = pytest.mark.integration
 

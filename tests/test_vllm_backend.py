@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from distill_assets.core.evaluation.evaluate import parse_prediction
-from distill_assets.core.student.inference import load_backend
 from distill_assets.core.common.prompts import student_prompt, teacher_prompt
 from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.student.inference import load_backend
+from distill_assets.core.teacher.answers import parse_prediction
 
 pytestmark = pytest.mark.vllm
 
@@ -31,7 +31,8 @@ def merged_dir(tiny_model_dir: Path, tiny_messages_dir: Path, tmp_path_factory) 
     from dataclasses import replace
 
     from distill_assets.core.student.merging import merge_adapter
-    from distill_assets.core.student.training import LoraParams, train_lora
+    from distill_assets.core.student.training import train_lora
+    from distill_assets.core.student.training_params import LoraParams
 
     out = tmp_path_factory.mktemp("vllm-merge")
     params = replace(LoraParams.test(), max_steps=4, eval_steps=4, save_steps=4)

@@ -1,4 +1,4 @@
-"""Resources: the profile and artifact root, and the teacher service (with its offline twin)."""
+"""Resources: the profile and home folder, and the teacher service (with its offline twin)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,16 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from distill_assets.core.common import home as homes
 from distill_assets.core.common.profiles import DEFAULT_PROFILE, PROFILE_ENV, Profile, get_profile
-
-
-def default_home() -> str:
-    """Artifacts and caches live beside the instance: $DISTILL_HOME, else $DAGSTER_HOME."""
-    home = os.environ.get("DISTILL_HOME") or os.environ.get("DAGSTER_HOME")
-    return str(Path(home) if home else Path.cwd() / "dagster_home")
+from distill_assets.core.teacher.settings import API_KEY_ENV, TeacherSettings
 
 
 class DistillSettings(dg.ConfigurableResource):
     """Which profile runs (test/demo/gpu) and where versions, artifacts and caches live."""
 
     profile: str = Field(
-        default=DEFAULT_PROFILE, description="test | demo | gpu (DESIGN.md: profiles)"
+        default=DEFAULT_PROFILE, description="test | demo | gpu (docs/CONVENTIONS.md: profiles)"
     )
     home: str = Field(default="", description="root folder; empty = $DISTILL_HOME/$DAGSTER_HOME")
     unmask_previews: bool = Field(
@@ -30,43 +26,33 @@ class DistillSettings(dg.ConfigurableResource):
 
     @property
     def home_path(self) -> Path:
-        return Path(self.home or default_home())
+        return Path(self.home) if self.home else homes.default_home()
 
     @property
     def artifacts(self) -> Path:
-        return self.home_path / "artifacts"
+        return homes.artifacts_dir(self.home_path)
 
     @property
     def cache_dir(self) -> Path:
-        return self.home_path / "cache"
+        return homes.cache_dir(self.home_path)
 
     def get_profile(self, **overrides) -> Profile:
         return get_profile(self.profile, **overrides)
 
 
-class TeacherResource(dg.ConfigurableResource):
+class TeacherResource(dg.ConfigurableResource, TeacherSettings):
     """The teacher LLM: any OpenAI-compatible API, or the offline gazetteer twin.
 
-    Empty fields fall back to the profile. The key only ever comes from `dg.EnvVar`.
+    Its fields are TeacherSettings' (core/teacher/settings.py), so `distill label` and this
+    resource ask the same way. Empty kind/base_url/model fall back to the profile; the key only
+    ever comes from `dg.EnvVar`.
     """
 
-    kind: str = Field(default="", description="gazetteer | openai; empty = the profile's")
-    base_url: str = Field(default="", description="OpenAI-compatible base URL")
-    model: str = Field(default="", description="teacher model name")
-    api_key: str | None = Field(default=None, description="set with dg.EnvVar, never inline")
-    temperature: float = 0.0
-    max_tokens: int = 512
-    timeout_s: float = 60.0
-    concurrency: int = 32
-    max_attempts: int = 6
-    json_mode: bool = True
-    enable_thinking: bool = False
-    price_in_per_mtok: float = 0.0
-    price_out_per_mtok: float = 0.0
-    currency: str = "CNY"
-    budget_tokens: int | None = None
-    budget_cost: float | None = None
-    max_failure_rate: float = 0.05
+    def for_run(self, settings: DistillSettings) -> TeacherSettings:
+        """These settings with the profile's teacher and the home's cache filled in."""
+        p = settings.get_profile()
+        cache = str(settings.cache_dir / "teacher")
+        return self.resolve(p.teacher_kind, p.teacher_base_url, p.teacher_model, cache)
 
 
 def build_settings(profile: str | None = None) -> DistillSettings:
@@ -75,7 +61,7 @@ def build_settings(profile: str | None = None) -> DistillSettings:
 
 def build_teacher() -> TeacherResource:
     """The key is wired through dg.EnvVar only when it is set, so offline runs need none."""
-    key_var = os.environ.get("DISTILL_TEACHER_KEY_ENV", "OPENAI_API_KEY")
+    key_var = os.environ.get("DISTILL_TEACHER_KEY_ENV", API_KEY_ENV)
     if os.environ.get(key_var):
         return TeacherResource(api_key=dg.EnvVar(key_var))
     return TeacherResource()

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from distill_assets.core.teacher.answers import normalize_phone, parse_teacher_answer
+from distill_assets.core.common.normalize import normalize_phone
 from distill_assets.core.common.schema import FIELDS, label_to_json
+from distill_assets.core.teacher.answers import parse_teacher_answer
 
 LABEL = {
     "province": "云南省",

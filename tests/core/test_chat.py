@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from distill_assets.core.common.prompts import student_prompt
+from distill_assets.core.common.schema import label_to_json
 from distill_assets.core.student.chat_template import (
     IGNORE_INDEX,
     ExampleTooLong,
@@ -12,8 +14,6 @@ from distill_assets.core.student.chat_template import (
     render_example,
     render_prompt,
 )
-from distill_assets.core.common.prompts import student_prompt
-from distill_assets.core.common.schema import label_to_json
 
 USER = "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟"
 ANSWER = label_to_json(

@@ -6,21 +6,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distill_assets.core.dataset.clean import (
-    CleaningParams,
-    DatasetError,
-    _components,
-    build_training_dataset,
-    check_drop_rate,
-    check_no_leakage,
-    check_schema,
-    disagreement_rate,
+from distill_assets.core.common.compare import disagreement_rate
+from distill_assets.core.common.normalize import (
     normalize_array,
     normalize_phone,
     normalize_phone_array,
     normalize_text,
 )
 from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.dataset.clean import CleaningParams, DatasetError, build_training_dataset
+from distill_assets.core.dataset.split import _components
+from distill_assets.core.evaluation.gates import (
+    dataset_drop_rate as check_drop_rate,
+)
+from distill_assets.core.evaluation.gates import (
+    dataset_no_leakage as check_no_leakage,
+)
+from distill_assets.core.evaluation.gates import (
+    dataset_schema as check_schema,
+)
 
 # A tiny stand-in gazetteer: (province, city, district) official names and their short forms.
 OFFICIAL = [
@@ -168,8 +172,8 @@ def test_each_rule_drops_with_its_reason_and_keeps_canonical_rows(tmp_path):
     assert df.loc["f1", "text"] == fill[1][1]  # the first of the two duplicates is kept
     for name in ("train", "val", "test"):
         assert (tmp_path / "ds" / f"{name}.alpaca.jsonl").is_file()
-    assert check_schema(res.out_dir)[0]
-    assert check_no_leakage(res.out_dir)[0]
+    assert check_schema(res.out_dir).passed
+    assert check_no_leakage(res.out_dir).passed
 
 
 def test_outputs_are_consistent_and_manifest_records_lineage(tmp_path):
@@ -281,7 +285,7 @@ def test_check_no_leakage_detects_a_leak(tmp_path):
     twin_label = filler(1)[0][2] | {"specific_location": "友谊南路0号"}
     twin = ("twin", "天津市河西区友谊南路0号 王甲子 13900000000", twin_label, "ok")
     res = build(tmp_path, [*filler(30), twin])
-    assert check_no_leakage(res.out_dir)[0]
+    assert check_no_leakage(res.out_dir).passed
     path = res.out_dir / "dataset.parquet"
     df = pd.read_parquet(path)
     split = df["split"].tolist()
@@ -289,23 +293,25 @@ def test_check_no_leakage_detects_a_leak(tmp_path):
     split[i] = "test" if split[i] != "test" else "train"
     df["split"] = split
     df.to_parquet(path, index=False)
-    ok, detail = check_no_leakage(res.out_dir)
+    verdict = check_no_leakage(res.out_dir)
+    ok, detail = verdict.passed, verdict.detail
     assert not ok and "name+phone" in detail
 
 
 def test_check_schema_detects_tampering(tmp_path):
     res = build(tmp_path, filler(20))
-    assert check_schema(res.out_dir)[0]
+    assert check_schema(res.out_dir).passed
     p = res.out_dir / "train.alpaca.jsonl"
     lines = p.read_text("utf-8").splitlines(keepends=True)
     rec = json.loads(lines[0])
     rec["output"] = json.dumps({"province": "x"})
     lines[0] = json.dumps(rec, ensure_ascii=False) + "\n"
     p.write_text("".join(lines), "utf-8")
-    ok, detail = check_schema(res.out_dir)
+    verdict = check_schema(res.out_dir)
+    ok, detail = verdict.passed, verdict.detail
     assert not ok and "train.alpaca.jsonl line 1" in detail
     (res.out_dir / "val.messages.jsonl").unlink()
-    assert not check_schema(res.out_dir)[0]
+    assert not check_schema(res.out_dir).passed
 
 
 def test_too_few_training_rows_raises_and_writes_nothing(tmp_path):
@@ -334,12 +340,13 @@ def test_check_drop_rate_accepts_result_manifest_and_path(tmp_path):
     rows = filler(8) + [("bad", "x 1", label("", "", "", "", "", ""), "error")] * 1
     res = build(tmp_path, rows)
     assert res.drop_rate == pytest.approx(1 / 9, abs=1e-6)
-    assert check_drop_rate(res, 0.2)[0]
-    ok, detail = check_drop_rate(res, 0.05)
+    assert check_drop_rate(res, 0.2).passed
+    verdict = check_drop_rate(res, 0.05)
+    ok, detail = verdict.passed, verdict.detail
     assert not ok and "teacher_failed=1" in detail
-    assert check_drop_rate(res.out_dir, 0.2)[0]
-    assert not check_drop_rate(res.out_dir / "manifest.json", 0.05)[0]
-    assert check_drop_rate(res.manifest(), 0.2)[0]
+    assert check_drop_rate(res.out_dir, 0.2).passed
+    assert not check_drop_rate(res.out_dir / "manifest.json", 0.05).passed
+    assert check_drop_rate(res.manifest(), 0.2).passed
 
 
 def test_disagreement_rate():
@@ -382,4 +389,4 @@ def test_real_gazetteer_on_synthetic_batch(tmp_path):
     assert res.drop_reasons.get("name_not_in_text", 0) == 1
     assert res.counts["kept"] == 298
     assert res.teacher_vs_gold is not None and res.teacher_vs_gold["kept"]["exact"] == 1.0
-    assert check_schema(res.out_dir)[0] and check_no_leakage(res.out_dir)[0]
+    assert check_schema(res.out_dir).passed and check_no_leakage(res.out_dir).passed

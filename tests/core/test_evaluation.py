@@ -9,17 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from distill_assets.core.student import inference
-from distill_assets.core.evaluation.evaluate import (
-    EvalParams,
-    evaluate,
-    parse_prediction,
-    recount,
-    score,
-)
-from distill_assets.core.student.inference import Generation
 from distill_assets.core.common.prompts import student_prompt, teacher_prompt
 from distill_assets.core.common.schema import FIELDS, label_to_json
+from distill_assets.core.evaluation.evaluate import EvalParams, evaluate
+from distill_assets.core.evaluation.score import recount, score
+from distill_assets.core.student import inference
+from distill_assets.core.student.inference import Generation
+from distill_assets.core.teacher.answers import parse_prediction
 
 REF = {
     "province": "云南省",

@@ -2,19 +2,18 @@ import json
 
 import pyarrow as pa
 
+from distill_assets.core.common.artifacts import read_jsonl, write_jsonl
+from distill_assets.core.common.prompts import student_prompt
+from distill_assets.core.common.schema import FIELDS, label_to_json
 from distill_assets.core.dataset.formats import (
     alpaca_array,
     json_quote_array,
     label_json_array,
     messages_array,
-    read_jsonl,
     to_alpaca,
     to_messages,
-    write_jsonl,
     write_string_array,
 )
-from distill_assets.core.common.prompts import student_prompt
-from distill_assets.core.common.schema import FIELDS, label_to_json
 
 LABEL = {
     "province": "云南省",

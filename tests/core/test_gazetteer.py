@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from distill_assets.core.regions.gazetteer import (
-    GAZETTEER_VERSION,
-    GazetteerTeacher,
-    canonicalize_region,
-    lookup_district,
-)
 from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.regions.canonical import canonicalize_region
+from distill_assets.core.regions.tables import GAZETTEER_VERSION, lookup_district
+from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
 HOLDOUT = Path(__file__).parent / "data" / "gazetteer_holdout.jsonl"
 

@@ -8,16 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from distill_assets.core.evaluation.evaluate import parse_prediction
-from distill_assets.core.student.inference import (
-    Generation,
-    TransformersBackend,
-    json_end,
-    load_backend,
-    strip_think,
-)
 from distill_assets.core.common.prompts import student_prompt, teacher_prompt
 from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.student.inference import Generation, TransformersBackend, load_backend
+from distill_assets.core.student.json_decoding import json_end
+from distill_assets.core.teacher.answers import parse_prediction, strip_think
 
 TEXTS = [
     "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",

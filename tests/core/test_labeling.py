@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,16 +20,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from distill_assets.core.common.artifacts import sha256_text  # noqa: E402
-from distill_assets.core.teacher.cache import CACHE_FILE, cache_key  # noqa: E402
-from distill_assets.core.teacher.labeling import (  # noqa: E402
-    LABEL_COLUMNS,
-    LabelingError,
-    TeacherSettings,
-    label_file,
-    label_frame,
-    teacher_identity,
-)
 from distill_assets.core.common.prompts import teacher_prompt  # noqa: E402
+from distill_assets.core.teacher.cache import CACHE_FILE, cache_key  # noqa: E402
+from distill_assets.core.teacher.label_files import label_file  # noqa: E402
+from distill_assets.core.teacher.labeling import label_frame  # noqa: E402
+from distill_assets.core.teacher.ledger import LABEL_COLUMNS, LabelingError  # noqa: E402
+from distill_assets.core.teacher.settings import TeacherSettings  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 KEY = "sk-live-TOPSECRET-0123456789abcdef"
@@ -120,7 +115,8 @@ def test_failures_are_not_cached_and_duplicates_are_asked_once(fake: FakeOpenAI,
 _CHILD = r"""
 import sys
 import pandas as pd
-from distill_assets.core.teacher.labeling import TeacherSettings, label_frame
+from distill_assets.core.teacher.settings import TeacherSettings
+from distill_assets.core.teacher.labeling import label_frame
 texts = [l for l in open(sys.argv[3], encoding="utf-8").read().split("\n") if l]
 df = pd.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
 s = TeacherSettings(kind="openai", base_url=sys.argv[1], model="fake-teacher", api_key="k",
@@ -236,7 +232,7 @@ def test_api_key_never_leaves_the_process(fake: FakeOpenAI, tmp_path):
     summary = label_file(inp, out, s, logs.append)
     fake.fail_next("401")  # echoes the key back in the error body
     with pytest.raises(LabelingError) as info:
-        label_frame(frame(3, start=50), replace(s, concurrency=1), logs.append)
+        label_frame(frame(3, start=50), s.model_copy(update={"concurrency": 1}), logs.append)
     assert fake.auth_headers[-1] == f"Bearer {KEY}"  # the key was really used
     assert KEY not in repr(s)
     haystacks = [
@@ -279,7 +275,7 @@ def test_progress_is_logged(tmp_path):
 
 def test_gazetteer_kind():
     pytest.importorskip("cpca")
-    from distill_assets.core.regions.gazetteer import GazetteerTeacher
+    from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
     texts = [
         "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",
@@ -298,7 +294,7 @@ def test_gazetteer_kind():
     model_id = GazetteerTeacher().model_id
     assert set(out["teacher_model"]) == {model_id}
     assert res.ledger["requests"] == 0 and res.ledger["teacher_model"] == model_id
-    ident = teacher_identity(TeacherSettings(kind="gazetteer"))
+    ident = TeacherSettings(kind="gazetteer").identity()
     assert ident["teacher_model"] == model_id and ident["prompt_hash"] == "gazetteer"
 
 
@@ -306,9 +302,9 @@ def test_teacher_identity_changes_with_what_shapes_labels():
     a = TeacherSettings(kind="openai", base_url="http://h/v1", model="m", api_key=KEY)
     b = TeacherSettings(kind="openai", base_url="http://h/v1", model="m", temperature=0.5)
     c = TeacherSettings(kind="openai", base_url="http://h/v1", model="m", concurrency=1)
-    assert teacher_identity(a)["code_version"] != teacher_identity(b)["code_version"]
-    assert teacher_identity(a) == teacher_identity(c)  # speed settings do not change labels
-    assert KEY not in json.dumps(teacher_identity(a))
+    assert a.identity()["code_version"] != b.identity()["code_version"]
+    assert a.identity() == c.identity()  # speed settings do not change labels
+    assert KEY not in json.dumps(a.identity())
 
 
 def test_empty_frame_and_safe_dict(fake: FakeOpenAI):

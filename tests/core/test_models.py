@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from distill_assets.core.student.base_models import (
-    QWEN3_SPECIAL_IDS,
     build_tiny_qwen3,
     model_fingerprint,
     resolve_base_model,
     smollm2_gguf_path,
 )
+from distill_assets.core.student.qwen_tokenizer import QWEN3_SPECIAL_IDS
 
 
 def test_special_token_ids_are_qwen3s(tiny_tokenizer) -> None:

@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from distill_assets.core.teacher.labeling import LabelingError, TeacherSettings, label_frame  # noqa: E402
-from distill_assets.core.teacher.openai_client import parse_retry_after, redact  # noqa: E402
-from distill_assets.core.common.schema import strip_think  # noqa: E402
+from distill_assets.core.common.privacy import redact  # noqa: E402
+from distill_assets.core.teacher.answers import strip_think  # noqa: E402
+from distill_assets.core.teacher.labeling import label_frame  # noqa: E402
+from distill_assets.core.teacher.ledger import LabelingError  # noqa: E402
+from distill_assets.core.teacher.openai_client import parse_retry_after  # noqa: E402
+from distill_assets.core.teacher.settings import TeacherSettings  # noqa: E402
 from tests.fake_openai import FakeOpenAI, stub_label  # noqa: E402
 
 KEY = "sk-test-SECRET-9f8e7d6c5b4a"

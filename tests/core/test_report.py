@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from distill_assets.core.evaluation.report import promotion_gate, render_html, render_markdown
 from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.evaluation.gates import promotion_gate
+from distill_assets.core.evaluation.report import render_html, render_markdown
 
 
 def _scores(exact: float, valid: float = 1.0, groups: dict | None = None) -> dict:

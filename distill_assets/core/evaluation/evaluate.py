@@ -1,134 +1,27 @@
-"""Scoring and the base-vs-tuned evaluation of the student on the test split.
-
-The metric is the seeds': a prediction counts only if it is a JSON object with the six keys, and
-exact match needs every key equal (compared with str(), no other normalisation).
-"""
+"""The base-vs-tuned evaluation of the student on the test split (scored by evaluation/score.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-import re
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from distill_assets.core.common.artifacts import (
-    Logger,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
-    null_log,
     package_versions,
     sha256_file,
     sha256_text,
 )
+from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.prompts import prompt_hash, student_prompt, teacher_prompt
 from distill_assets.core.common.schema import FIELDS
-
-_THINK_RE = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
-_FENCE_RE = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?```$", re.DOTALL | re.IGNORECASE)
-
-
-def parse_prediction(text: str) -> dict[str, Any] | None:
-    """The JSON object in a model answer, or None when it is not one with the six keys.
-
-    Tolerated around the object: whitespace, one leading <think> block, one ```json fence.
-    Extra keys are allowed (they do not count); anything else around the object is invalid.
-    """
-    s = _THINK_RE.sub("", text, count=1).strip()
-    m = _FENCE_RE.match(s)
-    if m:
-        s = m.group(1).strip()
-    try:
-        obj = json.loads(s)
-    except (json.JSONDecodeError, ValueError):
-        return None
-    if not isinstance(obj, dict) or any(k not in obj for k in FIELDS):
-        return None
-    return obj
-
-
-def _field_hits(parsed: dict[str, Any] | None, ref: dict[str, Any]) -> dict[str, bool]:
-    if parsed is None:
-        return dict.fromkeys(FIELDS, False)
-    return {f: str(parsed[f]) == str(ref[f]) for f in FIELDS}
-
-
-def score(
-    predictions: Sequence[str],
-    references: Sequence[dict[str, Any]],
-    groups: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """n, valid_json_rate, exact_match, field_accuracy and (with groups) by_group exact match.
-
-    Rates are over all n rows: an invalid prediction counts as wrong on every field.
-    """
-    n = len(predictions)
-    if n == 0:
-        raise ValueError("score: no predictions to score")
-    if len(references) != n:
-        raise ValueError(f"score: {n} predictions but {len(references)} references")
-    if groups is not None and len(groups) != n:
-        raise ValueError(f"score: {n} predictions but {len(groups)} groups")
-    for i, ref in enumerate(references):
-        missing = [f for f in FIELDS if f not in ref]
-        if missing:
-            raise KeyError(f"score: reference row {i} lacks {missing}")
-    valid = exact = 0
-    field_ok = dict.fromkeys(FIELDS, 0)
-    by_group: dict[str, dict[str, int]] = {}
-    for i, (pred, ref) in enumerate(zip(predictions, references, strict=True)):
-        parsed = parse_prediction(pred)
-        hits = _field_hits(parsed, ref)
-        ok = parsed is not None and all(hits.values())
-        valid += parsed is not None
-        exact += ok
-        for f in FIELDS:
-            field_ok[f] += hits[f]
-        if groups is not None:
-            g = by_group.setdefault(str(groups[i]), {"n": 0, "exact": 0})
-            g["n"] += 1
-            g["exact"] += ok
-
-    def rate(k: int) -> float:
-        return k / n if n else 0.0
-
-    out: dict[str, Any] = {
-        "n": n,
-        "valid_json_rate": rate(valid),
-        "exact_match": rate(exact),
-        "field_accuracy": {f: rate(field_ok[f]) for f in FIELDS},
-    }
-    if groups is not None:
-        out["by_group"] = {
-            g: {"n": v["n"], "exact_match": v["exact"] / v["n"]}
-            for g, v in sorted(by_group.items())
-        }
-    return out
-
-
-def recount(predictions_jsonl: str | Path) -> dict[str, Any]:
-    """Recompute the scores of a predictions file written by evaluate() from its raw texts."""
-    path = Path(predictions_jsonl)
-    preds: list[str] = []
-    refs: list[dict[str, Any]] = []
-    groups: list[str] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                preds.append(row["prediction"])
-                refs.append(row["reference"])
-                groups.append(row.get("style", ""))
-            except (json.JSONDecodeError, KeyError) as e:
-                raise ValueError(f"{path}:{lineno}: not a prediction row ({e})") from e
-    return score(preds, refs, groups)
-
+from distill_assets.core.evaluation.score import field_hits, score
+from distill_assets.core.teacher.answers import parse_prediction
 
 # ---------------------------------------------------------------- evaluate
 
@@ -166,7 +59,7 @@ _PROMPTS = {"teacher": teacher_prompt, "student": student_prompt}
 def _prompt(name: str, dataset_dir: Path) -> str:
     """ "dataset" is the student prompt the training files were written with."""
     if name == "dataset":
-        from distill_assets.core.dataset.clean import dataset_student_prompt
+        from distill_assets.core.dataset.folder import dataset_student_prompt
 
         return dataset_student_prompt(dataset_dir)
     if name not in _PROMPTS:
@@ -254,7 +147,7 @@ def _prediction_rows(
     rows = []
     for i, (pred, ref) in enumerate(zip(preds, refs, strict=True)):
         parsed = parse_prediction(pred)
-        hits = _field_hits(parsed, ref)
+        hits = field_hits(parsed, ref)
         row: dict[str, Any] = {
             "id": str(test["id"].iloc[i]),
             "text": str(test["text"].iloc[i]),
@@ -329,7 +222,8 @@ def evaluate(
 
     Scores against the teacher labels, and also against gold when the data is synthetic.
     """
-    from distill_assets.core.evaluation.report import promotion_gate, render_html, render_markdown
+    from distill_assets.core.evaluation.gates import promotion_gate
+    from distill_assets.core.evaluation.report import render_html, render_markdown
 
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     test = _read_test_rows(dataset_dir, params.limit)

@@ -1,4 +1,4 @@
-"""The eval report (Markdown and HTML) and the promotion gate, from the metrics dict of evaluate().
+"""The eval report (Markdown and HTML), from the metrics dict of evaluate().
 
 Examples shown in a report are masked with core.privacy (phones like 232****3945, names like
 段**): reports are shared more widely than the data they are built from.
@@ -12,23 +12,6 @@ from typing import Any
 
 from distill_assets.core.common.privacy import mask_text
 from distill_assets.core.common.schema import FIELDS, label_to_json
-
-
-def promotion_gate(metrics: dict[str, Any], threshold: float) -> tuple[bool, str]:
-    """Promote the tuned model only if its exact match is >= threshold and above the base's."""
-    try:
-        tuned = float(metrics["tuned"]["exact_match"])
-        base = float(metrics["base"]["exact_match"])
-    except KeyError as e:
-        raise KeyError(
-            f"promotion_gate: metrics lack {e}; expected metrics[base|tuned][exact_match]"
-        ) from e
-    if tuned < threshold:
-        return False, f"tuned exact match {tuned:.3f} < threshold {threshold:.3f}"
-    if tuned <= base:
-        return False, f"tuned exact match {tuned:.3f} does not beat base {base:.3f}"
-    return True, f"tuned exact match {tuned:.3f} >= {threshold:.3f} and > base {base:.3f}"
-
 
 # ---------------------------------------------------------------- tables
 

@@ -8,7 +8,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.common.artifacts import Logger, atomic_dir, null_log, package_versions, sha256_dir
+from distill_assets.core.common.artifacts import (
+    atomic_dir,
+    atomic_write_text,
+    package_versions,
+    sha256_dir,
+)
+from distill_assets.core.common.log import Logger, null_log
 
 
 @dataclass
@@ -115,8 +121,8 @@ def compare_merged(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from distill_assets.core.student.chat_template import encode_prompt
     from distill_assets.core.common.prompts import student_prompt
+    from distill_assets.core.student.chat_template import encode_prompt
 
     if not prompts:
         raise ValueError("compare_merged needs at least one prompt")
@@ -156,3 +162,38 @@ def compare_merged(
         "max_new_tokens": max_new_tokens,
         "dtype": "float32",
     }
+
+
+# Written beside the weights: the system prompt the student was trained with (`distill predict`
+# and a served model read it from the model folder).
+SYSTEM_PROMPT_FILE = "system_prompt.txt"
+
+
+@dataclass
+class MergedModel:
+    merge: MergeResult
+    comparison: dict[str, Any]
+    fingerprint: dict[str, Any]
+    base_model_path: str
+
+
+def build_merged_model(
+    base_model: str | Path,
+    adapter_dir: Path,
+    dataset_dir: Path,
+    out_dir: Path,
+    compare_samples: int,
+    log: Logger = null_log,
+) -> MergedModel:
+    """Merge, save the student's system prompt beside it, and compare it with base+adapter on
+    the first test texts of the dataset it was trained on."""
+    from distill_assets.core.dataset.folder import dataset_student_prompt, read_dataset
+    from distill_assets.core.student.base_models import model_fingerprint
+
+    result = merge_adapter(base_model, adapter_dir, out_dir, log=log)
+    system = dataset_student_prompt(dataset_dir)
+    atomic_write_text(out_dir / SYSTEM_PROMPT_FILE, system)
+    frame = read_dataset(dataset_dir)
+    texts = frame.loc[frame["split"] == "test", "text"].head(compare_samples).tolist()
+    comparison = compare_merged(base_model, adapter_dir, out_dir, texts, system=system)
+    return MergedModel(result, comparison, model_fingerprint(out_dir), str(base_model))

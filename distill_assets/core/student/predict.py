@@ -7,15 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.evaluation.evaluate import parse_prediction
-from distill_assets.core.student.inference import load_backend
-from distill_assets.core.data.inputs import read_text_table
-from distill_assets.core.common.artifacts import Logger, atomic_write_text, null_log
+from distill_assets.core.common.artifacts import atomic_write_text
+from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.prompts import student_prompt, teacher_prompt
 from distill_assets.core.common.schema import FIELDS
-
-# Written by `merged_model` beside the weights: the system prompt the student was trained with.
-SYSTEM_PROMPT_FILE = "system_prompt.txt"
+from distill_assets.core.data.inputs import read_text_table
+from distill_assets.core.student.inference import load_backend
+from distill_assets.core.student.merging import SYSTEM_PROMPT_FILE
+from distill_assets.core.teacher.answers import parse_prediction
 
 
 def model_system_prompt(model: Path, prompt: str = "auto") -> str:

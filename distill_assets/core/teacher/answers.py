@@ -1,6 +1,11 @@
-"""Parse and, where it is safe, repair a teacher's answer into the six label fields.
+"""Model output -> the six label fields: the one parser for teacher answers and student predictions.
 
-Statuses:
+`parse_teacher_answer` repairs what is safe to repair (a teacher's label is worth keeping);
+`parse_prediction` is the seeds' strict metric for a student (JSON with the six keys, nothing
+else around it but whitespace, one think block and one ```json fence). Both strip think blocks and
+fences with the same helpers.
+
+Teacher statuses:
 - "ok": the answer (after trimming outer whitespace) is one JSON object with exactly the six
   keys, all strings, phone already digits only.
 - "repaired": a label could be recovered without guessing content. Safe repairs are: a
@@ -24,6 +29,7 @@ import json
 import re
 from typing import Any
 
+from distill_assets.core.common.normalize import normalize_phone
 from distill_assets.core.common.schema import FIELDS
 
 MAX_MISSING_KEYS = 2
@@ -32,6 +38,7 @@ _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
+_WHOLE_FENCE = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?```$", re.DOTALL | re.IGNORECASE)
 _REFUSAL = re.compile(
     r"抱歉|对不起|很遗憾|无法(?:提供|处理|完成|协助|帮助|回答|提取)|不能(?:提供|处理|协助|帮助|回答)"
     r"|我不能|我无法|"
@@ -39,36 +46,29 @@ _REFUSAL = re.compile(
     r"|\bas an AI\b|\bcannot (?:help|assist|comply)\b",
     re.IGNORECASE,
 )
-_PHONE_PREFIX = re.compile(r"^\s*(?:\+\s*86|0086|\(\+?86\)|（\+?86）)[\s-]*")
-_PHONE_SPLIT = re.compile(r"[,，/;；、|]|\s{2,}|或")
 
 
-def normalize_phone(value: str) -> str:
-    """Digits only: drop a +86/0086 prefix, spaces, dashes and brackets.
-
-    Where the value holds several numbers ("138... / 139..."), the first one is kept: the label
-    has room for one.
-    """
-    value = value.strip()
-    if not value:
-        return ""
-    parts = [p for p in _PHONE_SPLIT.split(value) if re.search(r"\d", p)]
-    if not parts:
-        return ""
-    first = _PHONE_PREFIX.sub("", parts[0])
-    digits = re.sub(r"\D", "", first)
-    return digits
+def strip_think(text: str) -> str:
+    """The answer without <think>...</think> blocks (Qwen3 emits an empty one with thinking
+    off). An answer whose opening tag the chat template ate keeps what follows `</think>`; an
+    unterminated block is still thinking, so what follows `<think>` is dropped."""
+    return _strip_think(text)[0].strip()
 
 
 def _strip_think(text: str) -> tuple[str, bool]:
     out = _THINK_BLOCK.sub("", text)
     if _THINK_CLOSE.search(out):
-        # An answer whose opening tag was eaten by the chat template: keep what follows it.
         out = _THINK_CLOSE.split(out)[-1]
     elif _THINK_OPEN.search(out):
-        # Unterminated thinking: whatever follows is still thinking, not an answer.
         out = _THINK_OPEN.split(out)[0]
     return out, out != text
+
+
+def unfence(text: str) -> str:
+    """The inside of a whole-answer ```json fence, else `text` unchanged (both stripped)."""
+    s = text.strip()
+    m = _WHOLE_FENCE.match(s)
+    return m.group(1).strip() if m else s
 
 
 class _Ambiguous(ValueError):
@@ -187,3 +187,18 @@ def parse_teacher_answer(raw: str) -> tuple[dict[str, str] | None, str, str]:
 def _excerpt(text: str, n: int = 120) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= n else one_line[:n] + "…"
+
+
+def parse_prediction(text: str) -> dict[str, Any] | None:
+    """The JSON object in a student's answer, or None when it is not one with the six keys.
+
+    Tolerated around the object: whitespace, think blocks, one ```json fence. Extra keys are
+    allowed (they do not count); anything else around the object makes it invalid.
+    """
+    try:
+        obj = json.loads(unfence(strip_think(text)))
+    except (json.JSONDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or any(k not in obj for k in FIELDS):
+        return None
+    return obj

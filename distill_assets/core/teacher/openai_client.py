@@ -22,18 +22,13 @@ from typing import Any, Protocol
 
 import openai
 
+from distill_assets.core.common.privacy import redact
 from distill_assets.core.common.prompts import teacher_prompt
-from distill_assets.core.common.schema import strip_think
+from distill_assets.core.teacher.answers import strip_think
+from distill_assets.core.teacher.settings import TeacherSettings
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 FATAL_STATUS = frozenset({401, 403, 404})
-
-
-def redact(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` replaced by "***" (short secrets are left)."""
-    if not text or not secret or len(secret) < 4:
-        return text
-    return text.replace(secret, "***")
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
@@ -104,45 +99,17 @@ class OpenAITeacher:
 
     def __init__(
         self,
-        base_url: str,
-        model: str,
-        api_key: str | None,
+        settings: TeacherSettings,
         *,
-        temperature: float = 0.0,
-        max_tokens: int | None = 256,
-        timeout_s: float = 60.0,
-        concurrency: int = 32,
-        max_attempts: int = 6,
-        json_mode: bool = False,
-        enable_thinking: bool = False,
-        send_thinking_flag: bool = True,
-        backoff_base_s: float = 0.5,
-        backoff_max_s: float = 30.0,
-        retry_after_max_s: float = 120.0,
         system_prompt: str | None = None,
         seed: int | None = None,
-        http_backend: str = "auto",
+        retry_after_max_s: float = 120.0,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-        if http_backend not in ("auto", "aiohttp", "httpx"):
-            raise ValueError(f"http_backend must be auto, aiohttp or httpx, got {http_backend!r}")
-        self.http_backend = http_backend
-        self.base_url = base_url
-        self.model = model
-        self._api_key = api_key or "EMPTY"
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.timeout_s = timeout_s
-        self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.json_mode = json_mode
-        self.enable_thinking = enable_thinking
-        self.send_thinking_flag = send_thinking_flag
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
+        self.settings = settings
+        self._api_key = settings.resolved_api_key() or "EMPTY"
+        # What this server accepts, learned during the batch (a rejected option is dropped).
+        self.json_mode = settings.json_mode
+        self.send_thinking_flag = settings.send_thinking_flag
         self.retry_after_max_s = retry_after_max_s
         self.system_prompt = teacher_prompt() if system_prompt is None else system_prompt
         self.stats = TeacherStats()
@@ -154,18 +121,18 @@ class OpenAITeacher:
         self._sem: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:
-        return f"OpenAITeacher(base_url={self.base_url!r}, model={self.model!r})"
+        return f"OpenAITeacher(base_url={self.settings.base_url!r}, model={self.settings.model!r})"
 
     def _http_client(self) -> Any:
         """openai's aiohttp transport where installed (the `openai[aiohttp]` extra): it spends
         about a third less CPU per request than httpx, which is what bounds a batch at high
         concurrency. None: the SDK's default httpx client."""
-        if self.http_backend == "httpx":
+        if self.settings.http_backend == "httpx":
             return None
         try:
-            return openai.DefaultAioHttpClient(timeout=self.timeout_s)
+            return openai.DefaultAioHttpClient(timeout=self.settings.timeout_s)
         except RuntimeError:  # aiohttp not installed
-            if self.http_backend == "aiohttp":
+            if self.settings.http_backend == "aiohttp":
                 raise
             return None
 
@@ -173,13 +140,13 @@ class OpenAITeacher:
         http_client = self._http_client()
         self.http_backend_used = "httpx" if http_client is None else "aiohttp"
         self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
+            base_url=self.settings.base_url,
             api_key=self._api_key,
             max_retries=0,
-            timeout=self.timeout_s,
+            timeout=self.settings.timeout_s,
             http_client=http_client,
         )
-        self._sem = asyncio.Semaphore(self.concurrency)
+        self._sem = asyncio.Semaphore(self.settings.concurrency)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -194,19 +161,19 @@ class OpenAITeacher:
         """The JSON body, sent through the client's generic `post`: create()'s per-request
         TypedDict transform costs more CPU than the rest of the request at high concurrency."""
         body: dict[str, Any] = {
-            "model": self.model,
+            "model": self.settings.model,
             "messages": [
                 {"role": "system", "content": self.system_prompt},
                 {"role": "user", "content": text},
             ],
-            "temperature": self.temperature,
+            "temperature": self.settings.temperature,
         }
-        if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
+        if self.settings.max_tokens is not None:
+            body["max_tokens"] = self.settings.max_tokens
         if json_mode:
             body["response_format"] = {"type": "json_object"}
         if thinking_flag:
-            body["chat_template_kwargs"] = {"enable_thinking": self.enable_thinking}
+            body["chat_template_kwargs"] = {"enable_thinking": self.settings.enable_thinking}
         return body
 
     def _read_response(self, data: Any, text: str, call: TeacherCall) -> None:
@@ -237,7 +204,9 @@ class OpenAITeacher:
         call.finish_reason = str(choice.get("finish_reason") or "")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        delay = self._rng.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2**attempt))
+        delay = self._rng.uniform(
+            0.0, min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2**attempt)
+        )
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry_after_max_s))
         return delay
@@ -246,7 +215,7 @@ class OpenAITeacher:
         if isinstance(exc, openai.APIStatusError):
             msg = f"HTTP {exc.status_code} {type(exc).__name__}: {exc.message}"
         elif isinstance(exc, openai.APITimeoutError):
-            msg = f"timeout after {self.timeout_s}s"
+            msg = f"timeout after {self.settings.timeout_s}s"
         elif isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc.__context__
             msg = f"connection error: {type(cause).__name__ if cause else ''} {cause or exc}"
@@ -263,7 +232,7 @@ class OpenAITeacher:
         json_mode, thinking_flag = self.json_mode, self.send_thinking_flag
         last_error = ""
         attempt = 0
-        while attempt < self.max_attempts:
+        while attempt < self.settings.max_attempts:
             if self.fatal_error:
                 call.error = "not sent: " + self.fatal_error
                 break
@@ -312,7 +281,7 @@ class OpenAITeacher:
                             self._pause_until = max(self._pause_until, time.monotonic() + pause)
                     else:
                         self.stats.server_errors += 1
-                    if attempt < self.max_attempts:
+                    if attempt < self.settings.max_attempts:
                         self.stats.retries += 1
                         await asyncio.sleep(self._backoff(attempt - 1, retry_after))
                     continue
@@ -332,7 +301,7 @@ class OpenAITeacher:
                     self.stats.timeouts += 1
                 else:
                     self.stats.connection_errors += 1
-                if attempt < self.max_attempts:
+                if attempt < self.settings.max_attempts:
                     self.stats.retries += 1
                     await asyncio.sleep(self._backoff(attempt - 1, None))
                 continue

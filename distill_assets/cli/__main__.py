@@ -1,0 +1,3 @@
+from distill_assets.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""`distill predict`: run a student model over a file of texts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from distill_assets.cli.console import err, out
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from distill_assets.core.student.predict import predict_file
+
+    try:
+        summary = predict_file(
+            Path(args.model),
+            Path(args.input),
+            Path(args.output),
+            backend=args.backend,
+            prompt=args.prompt,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            log=err,
+        )
+    except (ValueError, OSError) as exc:
+        err(f"predict: {exc}")
+        return 1
+    out(
+        f"predicted {summary['rows']}: valid_json={summary['valid_json']} "
+        f"samples_per_s={summary['samples_per_s']:.2f} output={args.output}"
+    )
+    return 0
+
+
+def register(sub: Any) -> None:
+    pr = sub.add_parser("predict", help="run a student model on a file")
+    pr.add_argument("--model", required=True, help="merged model folder")
+    pr.add_argument("--input", required=True)
+    pr.add_argument("--output", required=True)
+    pr.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
+    pr.add_argument(
+        "--prompt",
+        choices=["auto", "teacher", "student_system", "student_short"],
+        default="auto",
+        help="system prompt; auto = the one saved with the model (merged_model writes it)",
+    )
+    pr.add_argument("--batch-size", type=int, default=16)
+    pr.add_argument("--max-new-tokens", type=int, default=256)
+    pr.set_defaults(func=cmd_predict)

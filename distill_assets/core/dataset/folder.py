@@ -1,0 +1,101 @@
+"""The training_dataset folder: what it holds, how it is written, how it is read back.
+
+Files: `{train,val,test}.{alpaca,messages}.jsonl`, `dataset.parquet` (every kept row with its
+split), `data_card.md` and `manifest.json` (counts, drop reasons, hashes, parameters).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from distill_assets.core.common.artifacts import (
+    atomic_dir,
+    atomic_write_json,
+    atomic_write_text,
+    sha256_file,
+    sha256_text,
+)
+from distill_assets.core.common.log import Logger
+from distill_assets.core.common.prompts import student_prompt
+from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.dataset.formats import (
+    alpaca_array,
+    json_quote_array,
+    label_json_array,
+    messages_array,
+    write_string_array,
+)
+from distill_assets.core.dataset.split import SPLITS
+
+if TYPE_CHECKING:
+    from distill_assets.core.dataset.clean import DatasetResult
+
+DATASET_FILES: tuple[str, ...] = (
+    *(f"{s}.alpaca.jsonl" for s in SPLITS),
+    *(f"{s}.messages.jsonl" for s in SPLITS),
+    "dataset.parquet",
+    "data_card.md",
+)
+MANIFEST = "manifest.json"
+_WRITE_CHUNK = 20_000
+
+
+def write_dataset_folder(
+    table: pa.Table,
+    split: np.ndarray,
+    result: DatasetResult,
+    system: str,
+    card_examples: int,
+    log: Logger,
+) -> None:
+    """Every file of the folder at `result.out_dir`, whole or not at all; fills result.files."""
+    from distill_assets.core.dataset.datacard import data_card_markdown
+
+    def lines(build: Callable[..., pa.Array], idx: np.ndarray) -> Iterator[pa.Array]:
+        # chunked: the JSONL text (the prompt repeated per row) is several times the data
+        for lo in range(0, len(idx), _WRITE_CHUNK):
+            sel = pa.array(idx[lo : lo + _WRITE_CHUNK])
+            sub = table.take(sel)
+            q_out = json_quote_array(label_json_array({f: sub.column(f) for f in FIELDS}))
+            yield build(json_quote_array(sub.column("text")), q_out, quoted=True, system=system)
+
+    with atomic_dir(result.out_dir) as tmp:
+        for s in SPLITS:
+            idx = np.flatnonzero(split == s)
+            write_string_array(tmp / f"{s}.alpaca.jsonl", lines(alpaca_array, idx))
+            write_string_array(tmp / f"{s}.messages.jsonl", lines(messages_array, idx))
+        pq.write_table(table, tmp / "dataset.parquet")
+        ex_idx = np.flatnonzero(split == "train")[:card_examples]
+        examples = table.take(pa.array(ex_idx)).to_pandas()
+        atomic_write_text(tmp / "data_card.md", data_card_markdown(result, examples))
+        files = {name: sha256_file(tmp / name) for name in DATASET_FILES}
+        result.files = files
+        result.dataset_sha256 = sha256_text(
+            "".join(f"{k}\t{v}\n" for k, v in sorted(files.items()))
+        )
+        atomic_write_json(tmp / MANIFEST, result.manifest())
+    log(f"wrote {len(DATASET_FILES) + 1} files, dataset sha256 {result.dataset_sha256[:12]}")
+
+
+def read_dataset(dataset_dir: str | Path) -> pd.DataFrame:
+    """dataset.parquet of a training_dataset folder."""
+    return pd.read_parquet(Path(dataset_dir) / "dataset.parquet")
+
+
+def dataset_student_prompt(dataset_dir: str | Path) -> str:
+    """The system prompt this dataset was written with: the tuned student must get the same."""
+    return student_prompt(dataset_params(dataset_dir).get("student_prompt", "student_system"))
+
+
+def dataset_params(dataset_dir: str | Path) -> dict[str, Any]:
+    """The cleaning parameters recorded in the folder's manifest ({} for an old folder)."""
+    manifest = Path(dataset_dir) / MANIFEST
+    return json.loads(manifest.read_text("utf-8")).get("params", {}) if manifest.exists() else {}

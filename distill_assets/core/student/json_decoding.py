@@ -1,0 +1,286 @@
+"""Decoding labels as JSON with transformers: token bytes, a brace tracker that stops a row once
+its object closes, and an optional constraint that forces the six-key skeleton.
+
+The constraint writes the same layout as training (`label_to_json`: `{"province": "…", …}` with
+", " and ": " separators), so a constrained answer is byte for byte a trained answer.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from distill_assets.core.common.schema import FIELDS
+
+# The schema vLLM's structured outputs enforce: exactly the six string fields.
+LABEL_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {f: {"type": "string"} for f in FIELDS},
+    "required": list(FIELDS),
+    "additionalProperties": False,
+}
+
+
+def json_end(text: str) -> int | None:
+    """Index just past the first complete top-level JSON object in `text` (braces outside
+    strings balanced), or None while it is still open."""
+    tracker = BraceTracker()
+    for i, ch in enumerate(text):
+        if tracker.feed(ch.encode("utf-8")):
+            return i + 1
+    return None
+
+
+# ---------------------------------------------------------------- token bytes
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    # GPT-2's reversible byte <-> printable-unicode map, used by byte-level BPE vocabularies.
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs], strict=True))
+
+
+def _added_ids(tokenizer: Any) -> set[int]:
+    ids = set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+    ids |= set(getattr(tokenizer, "all_special_ids", []) or [])
+    return ids
+
+
+def token_bytes_table(tokenizer: Any) -> list[bytes]:
+    """The bytes each token id stands for (b"" for added/special tokens).
+
+    Byte-level BPE tokens are mapped back exactly; other vocabularies fall back to decoding
+    each id alone (multi-byte characters split across tokens then read as U+FFFD, which is
+    harmless for the ASCII structure tracked here).
+    """
+    n = len(tokenizer)
+    added = _added_ids(tokenizer)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(n)))
+    decoder = {c: b for b, c in _bytes_to_unicode().items()}
+    table: list[bytes] = []
+    byte_level = True
+    for i, piece in enumerate(pieces):
+        if i in added or piece is None:
+            table.append(b"")
+            continue
+        try:
+            table.append(bytes(decoder[c] for c in piece))
+        except KeyError:
+            byte_level = False
+            break
+    if byte_level:
+        return table
+    return [
+        b"" if i in added else tokenizer.decode([i], skip_special_tokens=False).encode("utf-8")
+        for i in range(n)
+    ]
+
+
+class BraceTracker:
+    """Brace balance outside JSON strings; done once the first top-level object closes."""
+
+    __slots__ = ("depth", "in_str", "esc", "started", "done")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.in_str = self.esc = self.started = self.done = False
+
+    def feed(self, data: bytes) -> bool:
+        for c in data:
+            if self.done:
+                break
+            if self.in_str:
+                if self.esc:
+                    self.esc = False
+                elif c == 0x5C:  # backslash
+                    self.esc = True
+                elif c == 0x22:
+                    self.in_str = False
+            elif c == 0x22:
+                if self.started:
+                    self.in_str = True
+            elif c == 0x7B:
+                self.depth += 1
+                self.started = True
+            elif c == 0x7D and self.started:
+                self.depth -= 1
+                if self.depth == 0:
+                    self.done = True
+        return self.done
+
+
+def _stopping_classes() -> tuple[type, type]:
+    from transformers import LogitsProcessor, StoppingCriteria
+
+    return StoppingCriteria, LogitsProcessor
+
+
+# ---------------------------------------------------------------- JSON skeleton constraint
+
+
+class Skeleton:
+    """Vocabulary tables for forcing `{"province": "…", …, "phone": "…"}` token by token.
+
+    The output is a fixed sequence of literals (the keys and punctuation) with free string
+    content between them; content tokens may not hold a quote, a backslash or a control byte,
+    so every string stays well formed without escapes.
+    """
+
+    def __init__(self, tokenizer: Any, token_bytes: list[bytes], vocab_size: int) -> None:
+        import torch
+
+        keys = [json.dumps(f) for f in FIELDS]
+        self.literals: list[bytes] = [("{" + keys[0] + ': "').encode()]
+        self.literals += [(f'", {k}: "').encode() for k in keys[1:]]
+        self.literals.append(b'"}')
+        self.by_bytes: dict[bytes, int] = {}
+        content = torch.zeros(vocab_size, dtype=torch.bool)
+        for i, b in enumerate(token_bytes):
+            if not b:
+                continue
+            self.by_bytes.setdefault(b, i)
+            if b'"' not in b and b"\\" not in b and min(b) >= 0x20:
+                content[i] = True
+        self.content_mask = content
+        self.max_len = max((len(b) for b in self.by_bytes), default=1)
+
+    def prefix_ids(self, rest: bytes) -> list[int]:
+        """Tokens whose bytes are a non-empty prefix of `rest`."""
+        out = []
+        for j in range(1, min(len(rest), self.max_len) + 1):
+            i = self.by_bytes.get(rest[:j])
+            if i is not None:
+                out.append(i)
+        if not out:
+            raise ValueError(f"no token spells a prefix of {rest[:12]!r}: cannot constrain")
+        return out
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one skeleton per backend, lives as long as it
+    def finish_cost(self, rest: bytes) -> int:
+        """Steps to spell `rest` taking the longest matching token each time."""
+        n = 0
+        while rest:
+            rest = rest[len(self.by_bytes_longest(rest)[1]) :]
+            n += 1
+        return n
+
+    def by_bytes_longest(self, rest: bytes) -> tuple[int, bytes]:
+        for j in range(min(len(rest), self.max_len), 0, -1):
+            i = self.by_bytes.get(rest[:j])
+            if i is not None:
+                return i, rest[:j]
+        raise ValueError(f"no token spells a prefix of {rest[:12]!r}: cannot constrain")
+
+    def tail(self, k: int) -> bytes:
+        """Literals k.. with empty contents: the shortest way to close from literal k."""
+        return b"".join(self.literals[k:])
+
+    def state(self, out: bytes) -> tuple[str, int, int]:
+        """("literal", k, offset) | ("content", k, 0) | ("done", 0, 0) for generated bytes."""
+        pos = 0
+        for k, lit in enumerate(self.literals):
+            rest = out[pos:]
+            if len(rest) < len(lit):
+                if not lit.startswith(rest):
+                    raise AssertionError(f"constrained output left the skeleton: {out!r}")
+                return "literal", k, len(rest)
+            if not rest.startswith(lit):
+                raise AssertionError(f"constrained output left the skeleton: {out!r}")
+            pos += len(lit)
+            if k == len(self.literals) - 1:
+                return "done", 0, 0
+            q = out.find(b'"', pos)
+            if q < 0:
+                return "content", k, 0
+            pos = q
+        raise AssertionError("unreachable")
+
+
+def make_constraint(
+    skeleton: Skeleton,
+    token_bytes: list[bytes],
+    prompt_width: int,
+    max_new_tokens: int,
+    stop_ids: list[int],
+) -> Any:
+    import torch
+
+    _, base = _stopping_classes()
+
+    class JsonSkeletonProcessor(base):  # type: ignore[misc, valid-type]
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+            gen = input_ids[:, prompt_width:]
+            left = max_new_tokens - gen.shape[1]
+            out = torch.full_like(scores, float("-inf"))
+            stop_set = set(stop_ids)
+            content = skeleton.content_mask[: scores.shape[1]].to(scores.device)
+            for r in range(gen.shape[0]):
+                ids = gen[r].tolist()
+                if any(t in stop_set for t in ids):
+                    out[r] = scores[r]  # finished: generate pads this row anyway
+                    continue
+                made = b"".join(token_bytes[t] for t in ids)
+                kind, k, off = skeleton.state(made)
+                if kind == "done":
+                    out[r, stop_ids[0]] = 0.0
+                    continue
+                if kind == "literal":
+                    rest = skeleton.literals[k][off:] + skeleton.tail(k + 1)
+                    if left <= skeleton.finish_cost(rest):
+                        out[r, skeleton.by_bytes_longest(rest)[0]] = 0.0
+                        continue
+                    allowed = skeleton.prefix_ids(skeleton.literals[k][off:])
+                    out[r, allowed] = scores[r, allowed]
+                    continue
+                rest = skeleton.tail(k + 1)
+                closers = skeleton.prefix_ids(skeleton.literals[k + 1])
+                if left <= skeleton.finish_cost(rest):
+                    out[r, skeleton.by_bytes_longest(rest)[0]] = 0.0
+                    continue
+                out[r] = torch.where(content, scores[r], out[r])
+                out[r, closers] = scores[r, closers]
+            return out
+
+    return JsonSkeletonProcessor()
+
+
+def make_json_stop(token_bytes: list[bytes], prompt_width: int, batch: int) -> Any:
+    import torch
+
+    base, _ = _stopping_classes()
+
+    class JsonObjectStop(base):  # type: ignore[misc, valid-type]
+        """Per row: done once the first JSON object of the answer is closed."""
+
+        def __init__(self) -> None:
+            self.trackers = [BraceTracker() for _ in range(batch)]
+            self.done_at: list[int | None] = [None] * batch
+            self.seen = prompt_width
+
+        def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> Any:
+            cur = input_ids.shape[1]
+            new = input_ids[:, self.seen : cur].tolist()
+            for r, toks in enumerate(new):
+                if self.done_at[r] is not None:
+                    continue
+                for j, t in enumerate(toks):
+                    if self.trackers[r].feed(token_bytes[t]):
+                        self.done_at[r] = self.seen - prompt_width + j + 1
+                        break
+            self.seen = cur
+            flags = [d is not None for d in self.done_at]
+            return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+
+    return JsonObjectStop()

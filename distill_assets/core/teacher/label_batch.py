@@ -1,0 +1,55 @@
+"""The teacher_labels artifact: one teacher answer per raw record, as one Parquet file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distill_assets.core.common.compare import teacher_vs_gold
+from distill_assets.core.common.log import Logger, null_log
+from distill_assets.core.data.raw_batch import read_raw
+from distill_assets.core.teacher.labeling import label_frame
+from distill_assets.core.teacher.settings import TeacherSettings
+
+LABELS_FILE = "labels.parquet"
+
+
+@dataclass
+class LabelBatch:
+    frame: pd.DataFrame
+    ledger: dict[str, Any]
+    settings: TeacherSettings
+    disagreement: float | None  # an LLM teacher vs the rule teacher; None for the rule teacher
+    exact_vs_gold: float | None  # None without gold
+
+    def status_counts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.frame["status"].value_counts().items()}
+
+
+def read_labels(labels_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(Path(labels_dir) / LABELS_FILE)
+
+
+def label_batch(
+    raw_dir: Path,
+    out_dir: Path,
+    settings: TeacherSettings,
+    *,
+    compare_with_gazetteer: bool = True,
+    log: Logger = null_log,
+) -> LabelBatch:
+    """Label the raw batch in `raw_dir` into `out_dir` (LabelingError past the failure rate)."""
+    raw = read_raw(raw_dir)
+    result = label_frame(raw.loc[:, ["id", "text"]], settings, log=log)
+    labels = result.frame
+    disagreement = None
+    if compare_with_gazetteer and settings.effective_kind != "gazetteer":
+        from distill_assets.core.teacher.agreement import gazetteer_disagreement
+
+        disagreement = gazetteer_disagreement(labels)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels.to_parquet(out_dir / LABELS_FILE, index=False)
+    return LabelBatch(labels, result.ledger, settings, disagreement, teacher_vs_gold(raw, labels))

@@ -1,0 +1,207 @@
+"""What the rule teacher knows about logistics text besides divisions: label words, phones,
+names, fillers and the characters that end a field."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from distill_assets.core.common.normalize import normalize_phone
+from distill_assets.core.regions.tables import lookup
+
+PLACE_WORDS = tuple(
+    sorted(
+        """路 街 大道 大街 大厦 大学 大桥 大酒店 酒店 宾馆 饭店 巷 弄 胡同 小区 花园 广场 公园 中学
+        小学 医院 商场 商城 银行 站 机场 公司 村 桥 湖 寺 山庄 新村 里 门 苑 园 号 楼 港 湾
+        饭店 菜""".split(),
+        key=len,
+        reverse=True,
+    )
+)
+
+_PHONE_LABELS = (
+    "收件人电话 收件人手机 收货人电话 收货人手机 联系电话 手机号码 电话号码 联系方式 联系手机 "
+    "手机号 电话号 手机 电话 座机 ☎️ ☎ 📞 📱 ☏"
+).split()
+_NAME_LABELS = (
+    "收件人姓名 收货人姓名 收件人 收货人 联系人 姓名 收件者 接收人 收件方 收货方 名字 👤"
+).split()
+_ADDR_LABELS = (
+    "收货地址 收件地址 详细地址 所在地区 地址 寄到 送到 发到 寄往 寄去 邮寄到 📍 🏠"
+).split()
+_EN_LABELS = {
+    "phone": ("tel", "telephone", "phone", "mobile", "mob", "cell", "phone number"),
+    "name": ("name", "receiver", "recipient", "consignee", "contact"),
+    "addr": ("address", "addr"),
+}
+
+
+def _label_regex() -> re.Pattern[str]:
+    alts: list[tuple[str, str]] = []
+    for kind, words in (("phone", _PHONE_LABELS), ("name", _NAME_LABELS), ("addr", _ADDR_LABELS)):
+        alts += [(kind, re.escape(w)) for w in words]
+    for kind, words in _EN_LABELS.items():
+        alts += [(kind, r"(?<![A-Za-z])(?i:" + re.escape(w) + r")(?![A-Za-z])") for w in words]
+    alts.sort(key=lambda kv: len(kv[1]), reverse=True)
+    return re.compile("|".join(f"(?P<{kind}{i}>{pat})" for i, (kind, pat) in enumerate(alts)))
+
+
+_LABEL_RE = _label_regex()
+_PHONE_RE = re.compile(
+    r"(?<![\dA-Za-z\-])(?P<cc>(?:\+|＋|00)\s?86[\s\-]*|86[\s\-]+)?"
+    r"(?P<num>(?:\(0\d{2,3}\)\s?)?\d{3,}(?:[\s\-]{1,2}\d{3,}){0,3})(?![\d\-])"
+)
+ADMIN_SUFFIX = ("州", "县", "旗", "区", "市", "盟", "省")
+STREET_AFTER = re.compile(r"[东西南北中一二三四五六七八九十]{1,2}(?:路|街|大道|大街|巷|段)")
+_HARD = set("\n\r\t,，;；|:：。!！?？、【】[]{}<>《》=")
+WS = " \u3000\xa0"
+STRIP = WS + ",，:：;；|-—~～.。!！?？、/\\"
+_FILLER_TAIL = ("谢谢啦", "谢谢了", "谢谢", "谢啦", "多谢", "感谢", "辛苦了", "麻烦了", "哈")
+_FILLER_HEAD = (
+    "请寄给",
+    "请发给",
+    "我叫",
+    "我是",
+    "转交",
+    "找",
+    "交",
+    "麻烦寄到",
+    "麻烦发到",
+    "麻烦帮我寄到",
+    "帮我寄到",
+    "帮忙寄到",
+    "请寄到",
+    "寄给",
+    "发给",
+    "交给",
+    "给",
+    "麻烦",
+    "你好",
+    "您好",
+)
+_ADDR_SUFFIX = tuple(
+    "号 室 楼 座 栋 层 店 厦 园 苑 城 区 院 村 路 街 巷 道 弄 里 门 所 部 处 司 场 馆 站 厂 "
+    "队 组 铺 舍 中心 小区 公寓 单元 宿舍 学校 大学 医院 市 县 镇 乡 省".split()
+)
+_NAME_STOP = frozenset(
+    "谢谢 麻烦 你好 您好 地址 电话 手机 收件 收货 快递 包裹 尽快 周末 工作日 送货 上门 放门口 "
+    "放快递柜 到付 急件 多谢 辛苦 请问 需要 帮忙 一下 今天 明天".split()
+)
+_COMPOUND_SURNAMES = frozenset(
+    (
+        "欧阳 太史 端木 上官 司马 东方 独孤 南宫 万俟 闻人 夏侯 诸葛 尉迟 公羊 "
+        "赫连 澹台 皇甫 宗政 濮阳 公冶 太叔 申屠 公孙 慕容 仲孙 钟离 长孙 宇文 "
+        "司徒 鲜于 司空 闾丘 子车 亓官 司寇 巫马 公西 颛孙 壤驷 公良 漆雕 乐正 "
+        "宰父 谷梁 拓跋 夹谷 轩辕 令狐 段干 百里 呼延 东郭 南门 羊舌 微生 公户 "
+        "公玉 公仪 梁丘 公仲 公上 公门 公山 公坚 左丘 公伯 西门 公祖 第五 公乘 "
+        "贯丘 公皙 南荣 东里 东宫 仲长 子书 子桑 即墨 达奚 褚师"
+    ).split()
+)
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏"
+    "吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万"
+    "钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝"
+    "包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾"
+    "尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬"
+    "师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚"
+    "鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋"
+    "相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银"
+    "亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由"
+)
+
+
+def _is_emoji(ch: str) -> bool:
+    o = ord(ch)
+    return 0x2190 <= o <= 0x2BFF or 0x1F000 <= o <= 0x1FAFF or o in (0xFE0F, 0x200D)
+
+
+def is_hard(ch: str) -> bool:
+    return ch in _HARD or _is_emoji(ch)
+
+
+def is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def looks_like_name(s: str) -> bool:
+    """A bare 2-4 character Chinese name (or a '·'-joined minority name)."""
+    if not s or s in _NAME_STOP:
+        return False
+    if "·" in s or "•" in s:
+        parts = re.split(r"[·•]", s)
+        return all(p and all(is_cjk(ch) for ch in p) for p in parts) and len(s) <= 20
+    if not (2 <= len(s) <= 4) or not all(is_cjk(ch) for ch in s):
+        return False
+    if s[:2] in _COMPOUND_SURNAMES:
+        return len(s) >= 3 or s.endswith(("先生", "女士"))
+    if s[0] not in _SURNAMES:
+        return False
+    if s.endswith(("先生", "女士", "小姐", "老师", "师傅", "经理", "总")):
+        return True
+    return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in ("谢谢", "麻烦", "收件"))
+
+
+def looks_like_bare_name(s: str) -> bool:
+    """A standalone 2-5 character word that is not address-like (names without a Han surname)."""
+    return (
+        2 <= len(s) <= 5
+        and all(is_cjk(ch) for ch in s)
+        and s not in _NAME_STOP
+        and not s.endswith(_ADDR_SUFFIX)
+        and not any(w in s for w in ("谢谢", "麻烦", "收件", "快递", "发货", "顺丰", "到付"))
+        and not any(e.full for e in lookup(s))
+    )
+
+
+@dataclass
+class Span:
+    start: int
+    end: int
+    kind: str  # "phone", "name", "addr" (labels) or "phonenum"
+
+
+def find_labels(text: str) -> list[Span]:
+    out: list[Span] = []
+    for m in _LABEL_RE.finditer(text):
+        kind = re.sub(r"\d+$", "", m.lastgroup or "")
+        end = m.end()
+        # "收件人是…", "电话为…", "姓名叫…"
+        while end < len(text) and text[end] in "是为叫:：" + WS and end - m.end() < 3:
+            end += 1
+        out.append(Span(m.start(), end, kind))
+    return out
+
+
+def find_phones(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, digits) of every phone-like run; the span is one number by construction,
+    so its inner spacing is folded before `normalize_phone` reads it."""
+    out: list[tuple[int, int, str]] = []
+    for m in _PHONE_RE.finditer(text):
+        digits = normalize_phone(" ".join(m.group(0).split()))
+        if 7 <= len(digits) <= 13:
+            out.append((m.start(), m.end(), digits))
+    return out
+
+
+def clean_loc(s: str) -> str:
+    s = s.strip(STRIP)
+    changed = True
+    while changed:
+        changed = False
+        for f in _FILLER_TAIL:
+            if s.endswith(f) and len(s) > len(f):
+                s = s[: -len(f)].rstrip(STRIP)
+                changed = True
+    return s
+
+
+def clean_chunk(s: str) -> str:
+    s = s.strip(STRIP + "()（）")
+    for f in _FILLER_HEAD:
+        if s.startswith(f) and len(s) > len(f):
+            s = s[len(f) :]
+            break
+    for tail in ("(收)", "（收）", "收"):
+        if s.endswith(tail) and looks_like_name(s[: -len(tail)]):
+            return s[: -len(tail)]
+    return clean_loc(s)

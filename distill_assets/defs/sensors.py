@@ -1,0 +1,67 @@
+"""What runs the graph without a person: the inbox sensor and the nightly schedule.
+
+docs/OPERATIONS.md says what each one does in production.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from distill_assets.core.common.home import default_home
+from distill_assets.core.data.inbox import inbox_dir, scan_inbox
+from distill_assets.defs.partitions import dataset_version
+
+PARTITIONS_NAME = dataset_version.name or "dataset_version"
+
+
+def build_sensor_and_schedule(
+    job: dg.UnresolvedAssetJobDefinition,
+) -> tuple[dg.SensorDefinition, dg.ScheduleDefinition]:
+    @dg.sensor(
+        name="inbox_sensor",
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Each new data file in the inbox ($DISTILL_INBOX, else <home>/inbox) becomes "
+        "a dataset_version (named by file and content hash; the same content twice is one "
+        "version) and runs the whole graph for it.",
+    )
+    def inbox_sensor(context: dg.SensorEvaluationContext):
+        home = default_home()
+        folder = inbox_dir(home)
+        if not folder.is_dir():
+            return dg.SkipReason(f"no inbox folder {folder}")
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        known = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
+        new_keys, new_cursor = scan_inbox(home, folder, known, cursor, log=context.log.info)
+        cursor_text = json.dumps(new_cursor, sort_keys=True)
+        if not new_keys:
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason(f"no new files in {folder}"), cursor=cursor_text
+            )
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(partition_key=k, run_key=k, tags={"trigger": "inbox"})
+                for k in new_keys
+            ],
+            dynamic_partitions_requests=[dataset_version.build_add_request(new_keys)],
+            cursor=cursor_text,
+        )
+
+    @dg.schedule(
+        name="nightly_newest_version",
+        job=job,
+        cron_schedule="0 2 * * *",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Re-runs the graph for the newest dataset_version every night at 02:00 "
+        "(off until turned on).",
+    )
+    def nightly_newest_version(context: dg.ScheduleEvaluationContext):
+        keys = context.instance.get_dynamic_partitions(PARTITIONS_NAME)
+        if not keys:
+            return dg.SkipReason("no dataset_version yet")
+        return dg.RunRequest(partition_key=keys[-1], run_key=None, tags={"trigger": "nightly"})
+
+    return inbox_sensor, nightly_newest_version
