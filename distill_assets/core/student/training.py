@@ -28,7 +28,7 @@ from distill_assets.core.common.artifacts import (
     sha256_file,
 )
 from distill_assets.core.common.log import Logger, null_log
-from distill_assets.core.student.chat_template import IGNORE_INDEX
+from distill_assets.core.student.answer_only import make_trainer_class
 from distill_assets.core.student.checkpoints import prepare_checkpoints, run_key
 from distill_assets.core.student.training_data import Examples, PadCollator, load_examples
 from distill_assets.core.student.training_log import (
@@ -75,62 +75,6 @@ class TrainResult:
 
 class TrainingInterrupted(RuntimeError):
     """Raised by a callback to stop a run (tests simulate a kill with it)."""
-
-
-# ---------------------------------------------------------------- training helpers
-
-
-def _make_trainer_class() -> type:
-    from transformers import Trainer
-
-    class AnswerOnlyTrainer(Trainer):
-        """Trainer whose loss applies the output head only at supervised positions.
-
-        Logits over a 150k vocabulary for every prompt token are the largest cost of a small
-        model's step; the prompt's are never used by the loss.
-        """
-
-        token_counter: int = 0
-        answer_only: bool = True
-
-        def compute_loss(
-            self,
-            model: Any,
-            inputs: dict[str, Any],
-            return_outputs: bool = False,
-            num_items_in_batch: Any = None,
-        ) -> Any:
-            import torch
-            import torch.nn.functional as F
-
-            if model.training:
-                self.token_counter += int(inputs["attention_mask"].sum())
-            unwrapped = self.accelerator.unwrap_model(model)
-            if not self.answer_only or unwrapped is not model:
-                self.loss_is_scaled_for_ga = None
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            causal_lm = (
-                unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else model
-            )
-            labels = inputs["labels"]
-            hidden = causal_lm.model(
-                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
-            ).last_hidden_state
-            shift_labels = labels[:, 1:]
-            keep = shift_labels != IGNORE_INDEX
-            logits = causal_lm.lm_head(hidden[:, :-1][keep]).float()
-            loss = F.cross_entropy(logits, shift_labels[keep], reduction="sum")
-            if num_items_in_batch is not None:
-                loss = loss / num_items_in_batch
-                self.loss_is_scaled_for_ga = True
-            else:
-                loss = loss / keep.sum().clamp(min=1)
-                self.loss_is_scaled_for_ga = False
-            if return_outputs:
-                return loss, {"loss": loss.detach(), "logits": torch.empty(0)}
-            return loss
-
-    return AnswerOnlyTrainer
 
 
 # ---------------------------------------------------------------- train_lora
@@ -194,7 +138,7 @@ def train_lora(
     key = run_key(base_model, data.dataset_hash, params)
     resume_from = prepare_checkpoints(ckpt_dir, key, resume, log)
     args = _training_arguments(params, ckpt_dir, len(data.train), bool(data.val), bf16, cuda)
-    trainer = _make_trainer_class()(
+    trainer = make_trainer_class()(
         model=model,
         args=args,
         train_dataset=data.train,  # type: ignore[arg-type]
@@ -208,17 +152,7 @@ def train_lora(
     # ---- Artifacts
     result = _write_artifacts(trainer, tokenizer, out_dir, run, data, params)
     result.wall_s = time.perf_counter() - t_start
-    result.lineage = {
-        "base_model": _fingerprint(base_model),
-        "dataset_sha256": data.dataset_hash,
-        "train_file_sha256": sha256_file(data.train_file),
-        "val_file_sha256": sha256_file(data.val_file),
-        "run_key": key,
-        "bf16": bf16,
-        "device": "cuda" if cuda else "cpu",
-        "trainable_params": n_trainable,
-        "versions": package_versions(),
-    }
+    result.lineage = _lineage(base_model, data, key, bf16, cuda, n_trainable)
     atomic_write_json(result.summary_json, result.metadata())
     log(
         f"train: done steps={result.steps} loss {result.first_loss:.4f} -> {result.last_loss:.4f} "
@@ -246,6 +180,24 @@ def train_student(
     return result
 
 
+def _lineage(
+    base_model: str, data: Examples, key: str, bf16: bool, cuda: bool, n_trainable: int
+) -> dict[str, Any]:
+    from distill_assets.core.student.base_models import model_fingerprint
+
+    return {
+        "base_model": model_fingerprint(base_model),
+        "dataset_sha256": data.dataset_hash,
+        "train_file_sha256": sha256_file(data.train_file),
+        "val_file_sha256": sha256_file(data.val_file),
+        "run_key": key,
+        "bf16": bf16,
+        "device": "cuda" if cuda else "cpu",
+        "trainable_params": n_trainable,
+        "versions": package_versions(),
+    }
+
+
 def _use_bf16(params: LoraParams, cuda: bool, log: Logger) -> bool:
     import torch
 
@@ -254,12 +206,6 @@ def _use_bf16(params: LoraParams, cuda: bool, log: Logger) -> bool:
         log("train: bf16 requested on CPU; using fp32 (bf16 is slower without AMX)")
         return False
     return bf16
-
-
-def _fingerprint(base_model: str) -> dict[str, Any]:
-    from distill_assets.core.student.base_models import model_fingerprint
-
-    return model_fingerprint(base_model)
 
 
 def _training_arguments(

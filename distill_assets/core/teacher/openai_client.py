@@ -28,6 +28,7 @@ from distill_assets.core.teacher.answers import strip_think
 from distill_assets.core.teacher.settings import TeacherSettings
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+_TRANSIENT = (openai.APIConnectionError, openai.APIResponseValidationError, ValueError)
 FATAL_STATUS = frozenset({401, 403, 404})
 
 
@@ -229,25 +230,25 @@ class OpenAITeacher:
             raise RuntimeError("OpenAITeacher.complete() outside `async with`")
         call = TeacherCall()
         started = time.perf_counter()
-        json_mode, thinking_flag = self.json_mode, self.send_thinking_flag
-        last_error = ""
-        attempt = 0
-        while attempt < self.settings.max_attempts:
+        st = _Try(self.json_mode, self.send_thinking_flag)
+        while st.attempt < self.settings.max_attempts:
             if self.fatal_error:
                 call.error = "not sent: " + self.fatal_error
                 break
             token = gate.reserve(text) if gate is not None else None
             if gate is not None and token is None:
                 call.skipped_budget = True
-                call.error = "budget reached" + (f" after: {last_error}" if last_error else "")
+                call.error = "budget reached" + (
+                    f" after: {st.last_error}" if st.last_error else ""
+                )
                 break
             wait = self._pause_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            attempt += 1
-            call.attempts = attempt
+            st.attempt += 1
+            call.attempts = st.attempt
             self.stats.requests += 1
-            body = self._request_body(text, json_mode, thinking_flag)
+            body = self._request_body(text, st.json_mode, st.thinking_flag)
             try:
                 async with self._sem:
                     resp = await self._client.post("/chat/completions", body=body, cast_to=dict)
@@ -255,37 +256,8 @@ class OpenAITeacher:
             except openai.APIStatusError as exc:
                 if gate is not None:
                     gate.settle(token, 0, 0)
-                last_error = self._describe(exc)
-                status = exc.status_code
-                if status in (400, 422) and (json_mode or thinking_flag):
-                    # Optional features some servers reject: drop one, retry at once. What
-                    # worked is remembered for the rest of the batch.
-                    if json_mode:
-                        json_mode = False
-                        self.stats.json_mode_fallbacks += 1
-                    else:
-                        thinking_flag = False
-                        self.stats.thinking_flag_fallbacks += 1
-                    attempt -= 1  # a rejected option is not a failed attempt
+                if await self._after_status_error(exc, st, call):
                     continue
-                if status in FATAL_STATUS:
-                    self.fatal_error = last_error
-                    call.error = last_error
-                    break
-                if status in RETRYABLE_STATUS or status >= 500:
-                    retry_after = parse_retry_after(exc.response.headers)
-                    if status == 429:
-                        self.stats.rate_limited += 1
-                        if retry_after is not None:
-                            pause = min(retry_after, self.retry_after_max_s)
-                            self._pause_until = max(self._pause_until, time.monotonic() + pause)
-                    else:
-                        self.stats.server_errors += 1
-                    if attempt < self.settings.max_attempts:
-                        self.stats.retries += 1
-                        await asyncio.sleep(self._backoff(attempt - 1, retry_after))
-                    continue
-                call.error = last_error
                 break
             except (
                 openai.APIConnectionError,
@@ -296,14 +268,7 @@ class OpenAITeacher:
                 # proxy's HTML error page): transient more often than not.
                 if gate is not None:
                     gate.settle(token, 0, 0)
-                last_error = self._describe(exc)
-                if isinstance(exc, openai.APITimeoutError):
-                    self.stats.timeouts += 1
-                else:
-                    self.stats.connection_errors += 1
-                if attempt < self.settings.max_attempts:
-                    self.stats.retries += 1
-                    await asyncio.sleep(self._backoff(attempt - 1, None))
+                await self._after_transient_error(exc, st)
                 continue
             except Exception as exc:  # one odd row must not stop the batch
                 if gate is not None:
@@ -311,11 +276,68 @@ class OpenAITeacher:
                 call.error = self._describe(exc)
                 break
             # Success: remember which optional features this server takes.
-            self.json_mode, self.send_thinking_flag = json_mode, thinking_flag
+            self.json_mode, self.send_thinking_flag = st.json_mode, st.thinking_flag
             if gate is not None:
                 gate.settle(token, call.tokens_in, call.tokens_out)
             break
         else:
-            call.error = f"failed after {attempt} attempts: {last_error}"
+            call.error = f"failed after {st.attempt} attempts: {st.last_error}"
         call.latency_s = time.perf_counter() - started
         return call
+
+    async def _after_status_error(
+        self, exc: openai.APIStatusError, st: _Try, call: TeacherCall
+    ) -> bool:
+        """True: try again (after a backoff where due); False: give up on this row."""
+        st.last_error = self._describe(exc)
+        status = exc.status_code
+        if status in (400, 422) and (st.json_mode or st.thinking_flag):
+            # Optional features some servers reject: drop one, retry at once. What worked is
+            # remembered for the rest of the batch.
+            if st.json_mode:
+                st.json_mode = False
+                self.stats.json_mode_fallbacks += 1
+            else:
+                st.thinking_flag = False
+                self.stats.thinking_flag_fallbacks += 1
+            st.attempt -= 1  # a rejected option is not a failed attempt
+            return True
+        if status in FATAL_STATUS:
+            self.fatal_error = st.last_error
+            call.error = st.last_error
+            return False
+        if status in RETRYABLE_STATUS or status >= 500:
+            retry_after = parse_retry_after(exc.response.headers)
+            if status == 429:
+                self.stats.rate_limited += 1
+                if retry_after is not None:
+                    pause = min(retry_after, self.retry_after_max_s)
+                    self._pause_until = max(self._pause_until, time.monotonic() + pause)
+            else:
+                self.stats.server_errors += 1
+            if st.attempt < self.settings.max_attempts:
+                self.stats.retries += 1
+                await asyncio.sleep(self._backoff(st.attempt - 1, retry_after))
+            return True
+        call.error = st.last_error
+        return False
+
+    async def _after_transient_error(self, exc: Exception, st: _Try) -> None:
+        st.last_error = self._describe(exc)
+        if isinstance(exc, openai.APITimeoutError):
+            self.stats.timeouts += 1
+        else:
+            self.stats.connection_errors += 1
+        if st.attempt < self.settings.max_attempts:
+            self.stats.retries += 1
+            await asyncio.sleep(self._backoff(st.attempt - 1, None))
+
+
+@dataclass
+class _Try:
+    """One row's attempts: the optional features still sent, the count, the last error."""
+
+    json_mode: bool
+    thinking_flag: bool
+    attempt: int = 0
+    last_error: str = ""

@@ -136,69 +136,83 @@ class GazetteerTeacher:
         return [label_text(t) for t in texts]
 
 
-def label_text(text: str) -> dict[str, str]:
-    """The six FIELDS for one raw text (see DESIGN.md's label convention)."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be str, got {type(text).__name__}")
-    n = len(text)
-    blocked = [False] * n
-    stops = [False] * (n + 1)  # positions where an address or a name must end
-    for i, ch in enumerate(text):
-        if is_hard(ch):
-            stops[i] = True
-            blocked[i] = True
+class _Scan:
+    """One text being read: which characters are taken (blocked) and where a field must end
+    (stops), filled phase by phase: hard characters, label words, phone, name, region."""
 
-    labels = find_labels(text)
-    for sp in labels:
-        for i in range(sp.start, sp.end):
-            blocked[i] = True
-        stops[sp.start] = True
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = n = len(text)
+        self.blocked = [False] * n
+        self.stops = [False] * (n + 1)  # positions where an address or a name must end
+        for i, ch in enumerate(text):
+            if is_hard(ch):
+                self.stops[i] = True
+                self.blocked[i] = True
+        self.labels = find_labels(text)
+        for sp in self.labels:
+            self.block(sp.start, sp.end)
 
-    # Phone: the one right after a phone label, else the first plausible run of digits.
-    phones = find_phones(text)
-    phone = ""
-    phone_span: tuple[int, int] | None = None
-    for s, e, digits in phones:
-        near = any(
-            lb.kind == "phone" and 0 <= s - lb.end <= 2 and not text[lb.end : s].strip(STRIP)
-            for lb in labels
-        )
-        if near:
-            phone, phone_span = digits, (s, e)
-            break
-    if phone_span is None and phones:
-        s, e, digits = next((p for p in phones if len(p[2]) == 11), phones[0])
-        phone, phone_span = digits, (s, e)
-    for s, e, _d in phones:
-        for i in range(s, e):
-            blocked[i] = True
-        stops[s] = True
+    def block(self, start: int, end: int, stop_at_end: bool = False) -> None:
+        for i in range(start, end):
+            self.blocked[i] = True
+        self.stops[start] = True
+        if stop_at_end:
+            self.stops[end] = True
 
-    # Labelled name: a run of CJK/'·' right after a name label (or an English name run).
-    name = ""
-    name_span: tuple[int, int] | None = None
-    for lb in labels:
-        if lb.kind != "name":
-            continue
-        j = lb.end
-        while j < n and text[j] in WS:
-            j += 1
-        k = j
-        while k < n and not blocked[k] and (is_cjk(text[k]) or text[k] in "·•"):
-            k += 1
-        if k == j:
-            m = re.match(r"[A-Za-z][A-Za-z .'\-]{0,40}[A-Za-z]", text[j:])
-            if m and not blocked[j]:
-                k = j + m.end()
-        if k > j:
-            name_span = (j, k)
-            break
-    if name_span is not None:
-        j, k = name_span
-        cand = text[j:k]
-        if len(cand) > 4 and "·" not in cand:
+    def run_to_stop(self, start: int) -> int:
+        e = start
+        while e < self.n and not self.stops[e]:
+            e += 1
+        return e
+
+    def take_phone(self) -> str:
+        """The phone right after a phone label, else the first plausible run of digits."""
+        text, phones = self.text, find_phones(self.text)
+        phone = ""
+        for s, _e, digits in phones:
+            if any(
+                lb.kind == "phone" and 0 <= s - lb.end <= 2 and not text[lb.end : s].strip(STRIP)
+                for lb in self.labels
+            ):
+                phone = digits
+                break
+        else:
+            if phones:
+                phone = next((p for p in phones if len(p[2]) == 11), phones[0])[2]
+        for s, e, _d in phones:
+            self.block(s, e)
+        return phone
+
+    def _labelled_name_span(self) -> tuple[int, int] | None:
+        """A run of CJK/'·' right after a name label (or an English name run)."""
+        text, n = self.text, self.n
+        for lb in self.labels:
+            if lb.kind != "name":
+                continue
+            j = lb.end
+            while j < n and text[j] in WS:
+                j += 1
+            k = j
+            while k < n and not self.blocked[k] and (is_cjk(text[k]) or text[k] in "·•"):
+                k += 1
+            if k == j:
+                m = re.match(r"[A-Za-z][A-Za-z .'\-]{0,40}[A-Za-z]", text[j:])
+                if m and not self.blocked[j]:
+                    k = j + m.end()
+            if k > j:
+                return j, k
+        return None
+
+    def take_labelled_name(self) -> str:
+        span = self._labelled_name_span()
+        if span is None:
+            return ""
+        text, (j, k) = self.text, span
+        if k - j > 4 and "·" not in text[j:k]:
             # "收件人段丽娟云南省…": the name ends where a region name starts.
-            ms = _mentions(text, [b or not (j + 2 <= i < k) for i, b in enumerate(blocked)])
+            inside = [b or not (j + 2 <= i < k) for i, b in enumerate(self.blocked)]
+            ms = _mentions(text, inside)
             ms = [m for m in ms if any(e.full for e in m[2]) or any(e.level == P for e in m[2])]
             if ms:
                 k = ms[0][0]
@@ -206,41 +220,36 @@ def label_text(text: str) -> dict[str, str]:
             if text[j:k].endswith(tail) and looks_like_name(text[j : k - len(tail)]):
                 k -= len(tail)
                 break
-        name = text[j:k].strip()
-        name_span = (j, k)
-        for i in range(j, k):
-            blocked[i] = True
-        stops[j] = True
-        stops[k] = True
+        self.block(j, k, stop_at_end=True)
+        return text[j:k].strip()
 
-    mentions = _mentions(text, blocked)
-    region = _best_region(text, mentions)
-    province = city = district = ""
-    loc = ""
-    addr_span: tuple[int, int] | None = None
-    if region is not None:
-        province, city, district, r_start, r_end = region
-        if province in MUNICIPALITIES and not city:
-            city = province
-        e = r_end
-        while e < n and not stops[e]:
-            e += 1
-        loc = clean_loc(text[r_end:e])
-        addr_span = (r_start, e)
-    else:
+    def take_region(self) -> tuple[tuple[str, str, str], str, tuple[int, int] | None]:
+        """(province, city, district), the location after them, and the address span."""
+        region = _best_region(self.text, _mentions(self.text, self.blocked))
+        if region is not None:
+            province, city, district, r_start, r_end = region
+            if province in MUNICIPALITIES and not city:
+                city = province
+            e = self.run_to_stop(r_end)
+            return (province, city, district), clean_loc(self.text[r_end:e]), (r_start, e)
         # No region name at all: the address is what follows an address label.
-        for lb in labels:
+        for lb in self.labels:
             if lb.kind == "addr":
-                e = lb.end
-                while e < n and not stops[e]:
-                    e += 1
-                loc = clean_loc(text[lb.end : e])
-                addr_span = (lb.start, e)
-                break
+                e = self.run_to_stop(lb.end)
+                return ("", "", ""), clean_loc(self.text[lb.end : e]), (lb.start, e)
+        return ("", "", ""), "", None
 
+
+def label_text(text: str) -> dict[str, str]:
+    """The six FIELDS for one raw text (docs/CONVENTIONS.md: the label convention)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    scan = _Scan(text)
+    phone = scan.take_phone()
+    name = scan.take_labelled_name()
+    (province, city, district), loc, addr_span = scan.take_region()
     if not name:
-        name, loc = _unlabelled_name(text, blocked, addr_span, loc, labels)
-
+        name, loc = _unlabelled_name(text, scan.blocked, addr_span, loc, scan.labels)
     return {
         "province": province,
         "city": city,

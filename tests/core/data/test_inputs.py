@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from distill_assets.core.data import inputs
+from distill_assets.core.data import input_formats, inputs
 from distill_assets.core.data.inputs import InputError, file_fingerprint, read_text_table
 
 ROWS = [
@@ -135,13 +135,13 @@ def test_50mb_line_is_rejected_without_reading_it_whole(tmp_path, monkeypatch):
         fh.write(b"x" * (50 * 1024 * 1024))
         fh.write(b'"}\n')
     reads: list[int] = []
-    real = inputs._iter_lines
+    real = input_formats.iter_lines
 
     def spy(path, fh, max_line_bytes, hasher):
         reads.append(max_line_bytes)
         return real(path, fh, max_line_bytes, hasher)
 
-    monkeypatch.setattr(inputs, "_iter_lines", spy)
+    monkeypatch.setattr(input_formats, "iter_lines", spy)
     with pytest.raises(InputError, match=r"big.jsonl line 2: line longer than"):
         read_text_table(p)
     assert reads and reads[0] < 1024 * 1024  # bounded read size, far below 50 MB
@@ -157,7 +157,7 @@ def test_text_over_char_limit(tmp_path):
 
 def test_file_changed_while_read(tmp_path, monkeypatch):
     p = write_jsonl(tmp_path / "live.jsonl", ROWS)
-    real = inputs._read_jsonl
+    real = inputs.read_jsonl
 
     def appending(path, fh, max_line_bytes, hasher):
         out = real(path, fh, max_line_bytes, hasher)
@@ -165,7 +165,7 @@ def test_file_changed_while_read(tmp_path, monkeypatch):
             w.write('{"id": "a3", "text": "late"}\n')
         return out
 
-    monkeypatch.setattr(inputs, "_read_jsonl", appending)
+    monkeypatch.setattr(inputs, "read_jsonl", appending)
     with pytest.raises(InputError, match="changed while being read"):
         read_text_table(p)
 

@@ -1,5 +1,5 @@
 """The offline gazetteer teacher: label convention, text styles, and accuracy on a hand-written
-hold-out set (tests/core/data/gazetteer_holdout.jsonl, written by hand, not by synth.py)."""
+hold-out set (tests/fixtures/gazetteer_holdout.jsonl, written by hand, not by synth.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from distill_assets.core.regions.canonical import canonicalize_region
 from distill_assets.core.regions.tables import GAZETTEER_VERSION, lookup_district
 from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
-HOLDOUT = Path(__file__).parent / "data" / "gazetteer_holdout.jsonl"
+HOLDOUT = Path(__file__).resolve().parents[2] / "fixtures" / "gazetteer_holdout.jsonl"
 
 
 @pytest.fixture(scope="module")
