@@ -9,6 +9,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source scripts/apt_install.sh
 PY=${PY:-.venv/bin/python}
 
 find_pg_bin() {
@@ -20,13 +21,7 @@ find_pg_bin() {
 }
 
 if ! PG_BIN=$(find_pg_bin); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "postgres.sh: PostgreSQL is not installed; run: sudo apt-get install -y postgresql" >&2
-    exit 2
-  fi
-  echo "postgres.sh: installing Debian's postgresql" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  apt_install postgres.sh postgresql
   PG_BIN=$(find_pg_bin)
 fi
 

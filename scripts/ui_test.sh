@@ -11,6 +11,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source scripts/apt_install.sh
 REPO=$(pwd)
 PY=${PY:-$REPO/.venv/bin/python}
 BIN=$(dirname "$PY")
@@ -21,13 +22,7 @@ export DISTILL_CHROMIUM=${DISTILL_CHROMIUM:-/usr/bin/chromium}
 export DISTILL_UI_SHOTS=${DISTILL_UI_SHOTS:-$REPO/ui-screenshots}
 
 if [[ ! -x $DISTILL_CHROMIUM ]]; then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "ui_test.sh: no $DISTILL_CHROMIUM; run: sudo apt-get install -y chromium" >&2
-    exit 2
-  fi
-  echo "ui_test.sh: installing Debian's chromium" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  apt_install ui_test.sh chromium
 fi
 "$PY" -c "import playwright" 2>/dev/null || "$PY" -m pip install -q "playwright==$PLAYWRIGHT_VERSION"
 

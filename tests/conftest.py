@@ -13,19 +13,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# The seeds' example and its label (docs/CONVENTIONS.md: the label convention).
+DALI_TEXT = "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟"
+DALI_LABEL: dict[str, str] = {
+    "province": "云南省",
+    "city": "大理白族自治州",
+    "district": "大理市",
+    "specific_location": "人民路25号 大理古城国际酒店 3号楼",
+    "name": "段丽娟",
+    "phone": "23204753945",
+}
 # A few real-looking records in the label convention, for datasets in tests.
 SAMPLE_RECORDS: tuple[tuple[str, dict[str, str]], ...] = (
-    (
-        "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",
-        {
-            "province": "云南省",
-            "city": "大理白族自治州",
-            "district": "大理市",
-            "specific_location": "人民路25号 大理古城国际酒店 3号楼",
-            "name": "段丽娟",
-            "phone": "23204753945",
-        },
-    ),
+    (DALI_TEXT, DALI_LABEL),
     (
         "收件人:王建国 天津市河西区友谊路18号 13800138000",
         {

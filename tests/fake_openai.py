@@ -251,6 +251,27 @@ class FakeOpenAI:
         self.stop()
 
 
+def api_settings(srv: FakeOpenAI, api_key: str, **kw: Any) -> Any:
+    """TeacherSettings for a client of `srv`: short timeouts and backoffs, failures tolerated,
+    progress quiet; `kw` overrides any field."""
+    from distill_assets.core.teacher.settings import TeacherSettings
+
+    base: dict[str, Any] = {
+        "kind": "openai",
+        "base_url": srv.base_url,
+        "model": "fake-teacher",
+        "api_key": api_key,
+        "timeout_s": 2.0,
+        "concurrency": 4,
+        "max_attempts": 4,
+        "backoff_base_s": 0.01,
+        "backoff_max_s": 0.05,
+        "max_failure_rate": 1.0,
+        "progress_every_s": 60.0,
+    }
+    return TeacherSettings(**(base | kw))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--latency", type=float, default=0.0)

@@ -57,7 +57,7 @@ def graph_asset(group: str, *, gpu: bool = False, **kwargs: Any):
 def raw_addresses(
     context: Context, config: SourceConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    step = Step(context, settings, "raw_addresses")
+    step = Step(context, settings)
 
     def build(out: Path) -> Built:
         batch = write_raw_batch(settings.home_path, step.key, out, step.log)
@@ -65,7 +65,7 @@ def raw_addresses(
         spec = batch.spec.to_json()
         return Built(params={"spec": spec}, metadata=meta, extra={"source": spec})
 
-    return step.run(code_versions.RAW, build)
+    return step.run(build)
 
 
 @graph_asset(
@@ -79,7 +79,7 @@ def raw_addresses(
 def teacher_labels(
     context: Context, config: LabelingConfig, settings: DistillSettings, teacher: TeacherResource
 ) -> dg.MaterializeResult:
-    step = Step(context, settings, "teacher_labels", upstream=("raw_addresses",))
+    step = Step(context, settings)
     ask = teacher.for_run(settings)
 
     def build(out: Path) -> Built:
@@ -104,7 +104,7 @@ def teacher_labels(
             ],
         )
 
-    return step.run(code_versions.LABELS, build)
+    return step.run(build)
 
 
 @graph_asset(
@@ -119,7 +119,7 @@ def teacher_labels(
 def training_dataset(
     context: Context, config: DatasetConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    step = Step(context, settings, "training_dataset", upstream=("raw_addresses", "teacher_labels"))
+    step = Step(context, settings)
     params = config.params(step.profile)
 
     def build(out: Path) -> Built:
@@ -137,7 +137,7 @@ def training_dataset(
             ],
         )
 
-    return step.run(code_versions.DATASET, build)
+    return step.run(build)
 
 
 @graph_asset(
@@ -152,7 +152,7 @@ def training_dataset(
 def lora_adapter(
     context: Context, config: TrainingConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    step = Step(context, settings, "lora_adapter", upstream=("training_dataset",))
+    step = Step(context, settings)
     params = config.params(step.profile)
 
     def build(out: Path) -> Built:
@@ -171,7 +171,7 @@ def lora_adapter(
             extra={"base_model": result.base_model, "base_model_path": result.base_model_path},
         )
 
-    return step.run(code_versions.TRAIN, build)
+    return step.run(build)
 
 
 @graph_asset(
@@ -186,7 +186,7 @@ def lora_adapter(
 def merged_model(
     context: Context, config: MergeConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    step = Step(context, settings, "merged_model", upstream=("lora_adapter",))
+    step = Step(context, settings)
 
     def build(out: Path) -> Built:
         adapter = read_manifest(step.dir("lora_adapter"))
@@ -209,7 +209,7 @@ def merged_model(
             verdicts=[gates.merged_matches_adapter(merged.comparison, config.max_abs_logit_diff)],
         )
 
-    return step.run(code_versions.MERGE, build)
+    return step.run(build)
 
 
 @graph_asset(
@@ -224,7 +224,7 @@ def merged_model(
 def eval_report(
     context: Context, config: EvalConfig, settings: DistillSettings
 ) -> dg.MaterializeResult:
-    step = Step(context, settings, "eval_report", upstream=("training_dataset", "merged_model"))
+    step = Step(context, settings)
     params = config.params(step.profile)
 
     def build(out: Path) -> Built:
@@ -239,7 +239,7 @@ def eval_report(
             verdicts=[verdict],
         )
 
-    return step.run(code_versions.EVAL, build)
+    return step.run(build)
 
 
 ALL_ASSETS = [

@@ -19,6 +19,7 @@ import dagster as dg
 
 from distill_assets.core.common.artifacts import new_sibling_dir, replace_dir
 from distill_assets.core.common.lineage import (
+    ASSET_CHAIN,
     INHERITED_KEYS,
     asset_dir,
     upstream_versions,
@@ -46,12 +47,24 @@ class Built:
 
 @dataclass
 class Step:
-    """One asset of one partition."""
+    """One asset of one partition; its name, upstream assets and code version are the asset
+    definition's own."""
 
     context: dg.AssetExecutionContext
     settings: DistillSettings
-    asset: str
-    upstream: tuple[str, ...] = ()
+
+    @property
+    def asset(self) -> str:
+        return self.context.asset_key.path[-1]
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        deps = {k.path[-1] for k in self.context.assets_def.asset_deps[self.context.asset_key]}
+        return tuple(a for a in ASSET_CHAIN if a in deps)
+
+    @property
+    def code_version(self) -> str:
+        return str(self.context.assets_def.code_versions_by_key.get(self.context.asset_key) or "")
 
     @property
     def key(self) -> str:
@@ -76,7 +89,7 @@ class Step:
     def fail(self, exc: BaseException | str) -> dg.Failure:
         return dg.Failure(description=f"{self.asset} failed: {exc}", metadata={"error": str(exc)})
 
-    def run(self, code_version: str, build: Callable[[Path], Built]) -> dg.MaterializeResult:
+    def run(self, build: Callable[[Path], Built]) -> dg.MaterializeResult:
         """build(staging folder) -> Built; manifest, checks, swap; the MaterializeResult."""
         final = self.dir()
         try:
@@ -90,7 +103,7 @@ class Step:
                 staging,
                 version=self.key,
                 asset=self.asset,
-                code_version=code_version,
+                code_version=self.code_version,
                 upstream=upstream,
                 params=built.params,
                 extra=built.extra,

@@ -16,7 +16,7 @@ from distill_assets.defs.automation import asset_automation_condition, build_aut
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.sensors import build_sensor_and_schedule
 
-# The asset graph of DESIGN.md (test_graph_mirror_matches_the_definitions keeps it honest).
+# The asset graph (docs/ARCHITECTURE.md); test_graph_mirror_matches_the_definitions holds it.
 GRAPH: dict[str, list[str]] = {
     "raw_addresses": [],
     "teacher_labels": ["raw_addresses"],

@@ -1,18 +1,13 @@
-"""The code location loads, with the graph, partition, tags, pools and executors of DESIGN.md."""
+"""The code location loads with the graph, partition, tags, pools and executors it documents."""
 
 import importlib
 
 import dagster as dg
 import pytest
 
-ASSETS = [
-    "raw_addresses",
-    "teacher_labels",
-    "training_dataset",
-    "lora_adapter",
-    "merged_model",
-    "eval_report",
-]
+from distill_assets.core.common.lineage import ASSET_CHAIN
+
+ASSETS = list(ASSET_CHAIN)
 GPU_ASSETS = {"lora_adapter", "merged_model", "eval_report"}
 
 

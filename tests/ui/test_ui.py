@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from distill_assets.core.common.lineage import ASSET_CHAIN
+
 pytestmark = pytest.mark.ui
 
 URL = os.environ.get("DISTILL_UI_URL", "").rstrip("/")
@@ -20,14 +22,7 @@ if not URL:
     pytest.skip("DISTILL_UI_URL is not set (make test-ui starts a server)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
-ASSETS = (
-    "raw_addresses",
-    "teacher_labels",
-    "training_dataset",
-    "lora_adapter",
-    "merged_model",
-    "eval_report",
-)
+ASSETS = list(ASSET_CHAIN)
 VERSION = os.environ.get("DISTILL_UI_VERSION", "")
 CHROMIUM = os.environ.get("DISTILL_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("DISTILL_UI_SHOTS", "ui-screenshots"))

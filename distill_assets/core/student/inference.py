@@ -41,41 +41,24 @@ class Backend(Protocol):
 
 
 def load_backend(
-    kind: str,
-    model_path: str | Path,
-    *,
-    max_new_tokens: int = 256,
-    batch_size: int = 16,
-    json_constrained: bool = False,
-    device: str | None = None,
-    dtype: Any = None,
-    log: Logger = null_log,
+    kind: str, model_path: str | Path, *, log: Logger = null_log, **options: Any
 ) -> Backend:
-    """A ready backend of `kind` ("transformers" or "vllm") for a local model folder or hub id."""
-    if max_new_tokens < 1 or batch_size < 1:
-        raise ValueError(
-            f"max_new_tokens and batch_size must be >= 1 ({max_new_tokens}, {batch_size})"
-        )
+    """A ready backend of `kind` ("transformers" or "vllm") for a local model folder or hub id.
+
+    `options` are the backend's decoding options (max_new_tokens, batch_size, json_constrained,
+    device, dtype); vLLM batches and places the model itself, so it ignores batch_size and
+    device.
+    """
+    for name in ("max_new_tokens", "batch_size"):
+        if name in options and options[name] < 1:
+            raise ValueError(f"{name} must be >= 1, got {options[name]}")
     if kind == "transformers":
-        return TransformersBackend(
-            model_path,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            json_constrained=json_constrained,
-            device=device,
-            dtype=dtype,
-            log=log,
-        )
+        return TransformersBackend(model_path, log=log, **options)
     if kind == "vllm":
         from distill_assets.core.student.vllm_backend import VllmBackend
 
-        return VllmBackend(
-            model_path,
-            max_new_tokens=max_new_tokens,
-            json_constrained=json_constrained,
-            dtype=dtype,
-            log=log,
-        )
+        vllm_options = {k: v for k, v in options.items() if k not in ("batch_size", "device")}
+        return VllmBackend(model_path, log=log, **vllm_options)
     raise ValueError(f"unknown inference backend {kind!r}: expected 'transformers' or 'vllm'")
 
 

@@ -86,7 +86,7 @@ class LoraParams:
 
     @classmethod
     def demo(cls) -> LoraParams:
-        """SmolLM2-135M on 2 CPU cores: the calibration run of DESIGN.md (~600 records, ~12 min,
+        """SmolLM2-135M on 2 CPU cores: a calibration run on this machine (~600 records, ~12 min,
         exact match 0% -> 59%)."""
         return cls(
             r=16,

@@ -14,16 +14,9 @@ from distill_assets.core.dataset.formats import (
     to_messages,
     write_string_array,
 )
+from tests.conftest import DALI_LABEL as LABEL
+from tests.conftest import DALI_TEXT as TEXT
 
-LABEL = {
-    "province": "云南省",
-    "city": "大理白族自治州",
-    "district": "大理市",
-    "specific_location": "人民路25号 大理古城国际酒店 3号楼",
-    "name": "段丽娟",
-    "phone": "23204753945",
-}
-TEXT = "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟"
 TRICKY = ['a"b', "c\\d", '\\"', "中\n文", "\x01x", "", " \\n ", "\u2028"]
 
 

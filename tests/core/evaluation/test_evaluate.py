@@ -16,17 +16,8 @@ from distill_assets.core.evaluation.score import recount, score
 from distill_assets.core.student import inference
 from distill_assets.core.student.inference import Generation
 from distill_assets.core.teacher.answers import parse_prediction
-
-REF = {
-    "province": "云南省",
-    "city": "大理白族自治州",
-    "district": "大理市",
-    "specific_location": "人民路25号 大理古城国际酒店 3号楼",
-    "name": "段丽娟",
-    "phone": "23204753945",
-}
-TEXT = "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟"
-
+from tests.conftest import DALI_LABEL as REF
+from tests.conftest import DALI_TEXT as TEXT
 
 # ---------------------------------------------------------------- parse_prediction
 

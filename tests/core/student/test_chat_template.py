@@ -14,18 +14,10 @@ from distill_assets.core.student.chat_template import (
     render_example,
     render_prompt,
 )
+from tests.conftest import DALI_LABEL
+from tests.conftest import DALI_TEXT as USER
 
-USER = "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟"
-ANSWER = label_to_json(
-    {
-        "province": "云南省",
-        "city": "大理白族自治州",
-        "district": "大理市",
-        "specific_location": "人民路25号 大理古城国际酒店 3号楼",
-        "name": "段丽娟",
-        "phone": "23204753945",
-    }
-)
+ANSWER = label_to_json(DALI_LABEL)
 
 
 def test_qwen3_prompt_has_empty_think_block(tiny_tokenizer) -> None:

@@ -9,15 +9,8 @@ import pytest
 from distill_assets.core.common.normalize import normalize_phone
 from distill_assets.core.common.schema import FIELDS, label_to_json
 from distill_assets.core.teacher.answers import parse_teacher_answer
+from tests.conftest import DALI_LABEL as LABEL
 
-LABEL = {
-    "province": "云南省",
-    "city": "大理白族自治州",
-    "district": "大理市",
-    "specific_location": "人民路25号 大理古城国际酒店 3号楼",
-    "name": "段丽娟",
-    "phone": "23204753945",
-}
 CLEAN = label_to_json(LABEL)
 
 

@@ -15,19 +15,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from distill_assets.core.common.artifacts import sha256_text
+from distill_assets.core.common.prompts import teacher_prompt
+from distill_assets.core.teacher.cache import CACHE_FILE, cache_key
+from distill_assets.core.teacher.label_files import label_file
+from distill_assets.core.teacher.labeling import label_frame
+from distill_assets.core.teacher.ledger import LABEL_COLUMNS, LabelingError
+from distill_assets.core.teacher.settings import TeacherSettings
+from tests.fake_openai import FakeOpenAI, api_settings
+
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from distill_assets.core.common.artifacts import sha256_text  # noqa: E402
-from distill_assets.core.common.prompts import teacher_prompt  # noqa: E402
-from distill_assets.core.teacher.cache import CACHE_FILE, cache_key  # noqa: E402
-from distill_assets.core.teacher.label_files import label_file  # noqa: E402
-from distill_assets.core.teacher.labeling import label_frame  # noqa: E402
-from distill_assets.core.teacher.ledger import LABEL_COLUMNS, LabelingError  # noqa: E402
-from distill_assets.core.teacher.settings import TeacherSettings  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
-
 KEY = "sk-live-TOPSECRET-0123456789abcdef"
 
 
@@ -38,22 +35,10 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 def settings(srv: FakeOpenAI, cache_dir: Path | None, **kw) -> TeacherSettings:
-    base = {
-        "kind": "openai",
-        "base_url": srv.base_url,
-        "model": "fake-teacher",
-        "api_key": KEY,
-        "timeout_s": 2.0,
-        "concurrency": 8,
-        "max_attempts": 3,
-        "backoff_base_s": 0.01,
-        "backoff_max_s": 0.05,
-        "max_failure_rate": 1.0,
-        "progress_every_s": 60.0,
-        "cache_dir": str(cache_dir) if cache_dir else None,
-    }
-    base.update(kw)
-    return TeacherSettings(**base)
+    cache = str(cache_dir) if cache_dir else None
+    return api_settings(
+        srv, KEY, **({"concurrency": 8, "max_attempts": 3, "cache_dir": cache} | kw)
+    )
 
 
 def frame(n: int, start: int = 0) -> pd.DataFrame:

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import email.utils
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from distill_assets.core.common.privacy import redact  # noqa: E402
-from distill_assets.core.teacher.answers import strip_think  # noqa: E402
-from distill_assets.core.teacher.labeling import label_frame  # noqa: E402
-from distill_assets.core.teacher.ledger import LabelingError  # noqa: E402
-from distill_assets.core.teacher.openai_client import parse_retry_after  # noqa: E402
-from distill_assets.core.teacher.settings import TeacherSettings  # noqa: E402
-from tests.fake_openai import FakeOpenAI, stub_label  # noqa: E402
+from distill_assets.core.common.privacy import redact
+from distill_assets.core.teacher.answers import strip_think
+from distill_assets.core.teacher.labeling import label_frame
+from distill_assets.core.teacher.ledger import LabelingError
+from distill_assets.core.teacher.openai_client import parse_retry_after
+from distill_assets.core.teacher.settings import TeacherSettings
+from tests.fake_openai import FakeOpenAI, api_settings, stub_label
 
 KEY = "sk-test-SECRET-9f8e7d6c5b4a"
 
@@ -41,21 +35,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def settings(srv: FakeOpenAI, **kw) -> TeacherSettings:
-    base = {
-        "kind": "openai",
-        "base_url": srv.base_url,
-        "model": "fake-teacher",
-        "api_key": KEY,
-        "timeout_s": 2.0,
-        "concurrency": 4,
-        "max_attempts": 4,
-        "backoff_base_s": 0.01,
-        "backoff_max_s": 0.05,
-        "max_failure_rate": 1.0,
-        "progress_every_s": 60.0,
-    }
-    base.update(kw)
-    return TeacherSettings(**base)
+    return api_settings(srv, KEY, **kw)
 
 
 def frame(n: int, start: int = 0) -> pd.DataFrame:

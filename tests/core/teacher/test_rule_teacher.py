@@ -65,7 +65,7 @@ def test_holdout_accuracy_at_least_97_percent(teacher: GazetteerTeacher) -> None
     assert exact >= 0.97, f"exact match {exact:.3f} < 0.97; failures:\n" + "\n".join(failures)
 
 
-# One case per text style; the expected labels follow DESIGN.md's label convention.
+# One case per text style; the expected labels follow docs/CONVENTIONS.md.
 CASES = [
     pytest.param(
         "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",
