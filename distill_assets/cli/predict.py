@@ -21,6 +21,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             prompt=args.prompt,
             batch_size=args.batch_size,
             max_new_tokens=args.max_new_tokens,
+            canonicalize=not args.no_canonicalize,
             log=err,
         )
     except (ValueError, OSError) as exc:
@@ -47,4 +48,9 @@ def register(sub: Any) -> None:
     )
     pr.add_argument("--batch-size", type=int, default=16)
     pr.add_argument("--max-new-tokens", type=int, default=256)
+    pr.add_argument(
+        "--no-canonicalize",
+        action="store_true",
+        help="keep the student's province/city/district as it wrote them",
+    )
     pr.set_defaults(func=cmd_predict)

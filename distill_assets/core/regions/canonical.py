@@ -67,13 +67,10 @@ def resolve_mentions(options: Sequence[Sequence[Entry]]) -> tuple[str, str, str]
     return min(found, key=_rank)
 
 
-def canonicalize_region(province: str, city: str, district: str) -> tuple[str, str, str] | None:
-    """Official full names for a possibly short or partial triple, inferring omitted levels.
-
-    None when the parts contradict each other, a non-empty part is not a known name at its
-    level, or the reading is ambiguous (e.g. a bare "朝阳区"). ("", "", "") stays ("", "", "").
-    Municipalities repeat the province as city: ("天津", "", "河西区") -> 天津市/天津市/河西区.
-    """
+def region_readings(province: str, city: str, district: str) -> list[tuple[str, str, str]] | None:
+    """Every official (province, city, district) the parts may denote together, in data order;
+    None when a non-empty part is not a known name at its level. ("", "", "") -> [("", "", "")].
+    Municipalities repeat the province as city."""
     parts = [
         (P, (province or "").strip()),
         (C, (city or "").strip()),
@@ -84,22 +81,26 @@ def canonicalize_region(province: str, city: str, district: str) -> tuple[str, s
         if not name:
             continue
         entries = [e for e in lookup(name) if e.level == level]
-        if level == C and not entries:
-            # A province-administered county-level city (仙桃市) is stored as a city.
-            entries = [e for e in lookup(name) if e.level == C]
         if not entries:
             return None
         options.append(entries)
     if not options:
-        return ("", "", "")
+        return [("", "", "")]
     found: dict[tuple[str, str, str], None] = {}
     for combo in itertools.product(*options):
         merged = _merge(combo)
         if merged is not None:
-            found[merged] = None
-    if len(found) != 1:
-        return None
-    p, c, d = next(iter(found))
-    if p in MUNICIPALITIES and not c:
-        c = p
-    return p, c, d
+            p, c, d = merged
+            found[(p, p if p in MUNICIPALITIES and not c else c, d)] = None
+    return sorted(found, key=data_order)
+
+
+def canonicalize_region(province: str, city: str, district: str) -> tuple[str, str, str] | None:
+    """Official full names for a possibly short or partial triple, inferring omitted levels.
+
+    None when the parts contradict each other, a non-empty part is not a known name at its
+    level, or the reading is ambiguous (e.g. a bare "朝阳区"). ("", "", "") stays ("", "", "").
+    Municipalities repeat the province as city: ("天津", "", "河西区") -> 天津市/天津市/河西区.
+    """
+    found = region_readings(province, city, district)
+    return found[0] if found is not None and len(found) == 1 else None

@@ -9,11 +9,13 @@ from typing import Any
 
 from distill_assets.core.common.artifacts import atomic_write_text
 from distill_assets.core.common.log import Logger, null_log
+from distill_assets.core.common.normalize import normalize_text
 from distill_assets.core.common.prompts import student_prompt, teacher_prompt
 from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.data.inputs import read_text_table
 from distill_assets.core.student.inference import load_backend
 from distill_assets.core.student.merging import SYSTEM_PROMPT_FILE
+from distill_assets.core.student.postprocess import canonicalize_divisions
 from distill_assets.core.teacher.answers import parse_prediction
 
 
@@ -27,6 +29,31 @@ def model_system_prompt(model: Path, prompt: str = "auto") -> str:
     return student_prompt(prompt)
 
 
+def student_request(system: str, text: str) -> tuple[str, str]:
+    """The (system, user) turn a student gets for a raw text: the text normalised exactly as the
+    training data was (core/common/normalize.py). Every caller of a student uses this: eval,
+    `distill predict` and any client of a served model."""
+    return system, normalize_text(text)
+
+
+def read_answer(
+    output: str, text: str, canonicalize: bool = True
+) -> tuple[dict[str, str], bool, str]:
+    """(the six fields, valid JSON?, what canonicalisation did) for one student answer.
+
+    Invalid answers give six "" fields; with `canonicalize`, divisions are made official from
+    the student's own fields (core/student/postprocess.py), else status "off".
+    """
+    parsed = parse_prediction(output)
+    fields = {f: str((parsed or {}).get(f, "")) for f in FIELDS}
+    if parsed is None:
+        return fields, False, "invalid"
+    if not canonicalize:
+        return fields, True, "off"
+    fields, status = canonicalize_divisions(fields, normalize_text(text))
+    return fields, True, status
+
+
 def predict_file(
     model: Path,
     input_path: Path,
@@ -36,32 +63,30 @@ def predict_file(
     prompt: str = "auto",
     batch_size: int = 16,
     max_new_tokens: int = 256,
+    canonicalize: bool = True,
     log: Logger = null_log,
 ) -> dict[str, Any]:
-    """One JSON object per input row: id, the six fields ("" when invalid), valid, raw output."""
+    """One JSON object per input row: id, the six fields ("" when invalid), valid_json,
+    divisions (what canonicalisation did) and the raw output."""
     frame = read_text_table(input_path)
     system = model_system_prompt(model, prompt)
+    texts = frame["text"].tolist()
     runner = load_backend(
         backend, model, max_new_tokens=max_new_tokens, batch_size=batch_size, log=log
     )
     started = time.perf_counter()
     try:
-        generations = runner.generate([(system, t) for t in frame["text"].tolist()])
+        generations = runner.generate([student_request(system, t) for t in texts])
     finally:
         runner.close()
     wall = time.perf_counter() - started
     lines: list[str] = []
     valid = 0
-    for row_id, gen in zip(frame["id"].tolist(), generations, strict=True):
-        parsed = parse_prediction(gen.text)
-        valid += parsed is not None
-        fields = {f: str((parsed or {}).get(f, "")) for f in FIELDS}
-        lines.append(
-            json.dumps(
-                {"id": row_id, **fields, "valid_json": parsed is not None, "output": gen.text},
-                ensure_ascii=False,
-            )
-        )
+    for row_id, text, gen in zip(frame["id"].tolist(), texts, generations, strict=True):
+        fields, ok, divisions = read_answer(gen.text, text, canonicalize)
+        valid += ok
+        row = {"id": row_id, **fields, "valid_json": ok, "divisions": divisions, "output": gen.text}
+        lines.append(json.dumps(row, ensure_ascii=False))
     atomic_write_text(output_path, "".join(line + "\n" for line in lines))
     return {
         "rows": len(lines),

@@ -57,9 +57,8 @@ def label_with_rules(
     for id_, text in zip(ids, texts, strict=True):
         t0 = time.perf_counter()
         try:
-            label = teacher.label(text)
+            label, status, error = teacher.label_with_status(text)
             fields: dict[str, str] | None = {k: str(label.get(k, "") or "") for k in FIELDS}
-            status, error = "ok", ""
         except Exception as exc:  # one bad row must not stop the batch
             fields, status, error = None, "error", f"{type(exc).__name__}: {exc}"[:500]
         raw = json.dumps(fields, ensure_ascii=False) if fields else ""

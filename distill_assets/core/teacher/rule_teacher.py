@@ -135,6 +135,11 @@ class GazetteerTeacher:
     def label_many(self, texts: Iterable[str]) -> list[dict[str, str]]:
         return [label_text(t) for t in texts]
 
+    def label_with_status(self, text: str) -> tuple[dict[str, str], str, str]:
+        """(the six fields, status, detail): the status is "ok" or one of REVIEW_STATUSES
+        (docs/CONVENTIONS.md), the detail says why (e.g. the candidates of an ambiguous name)."""
+        return label_text(text), "ok", ""
+
 
 class _Scan:
     """One text being read: which characters are taken (blocked) and where a field must end
