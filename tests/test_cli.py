@@ -118,3 +118,25 @@ def test_add_version_synthetic_registers_a_partition(home, capsys):
     assert capsys.readouterr().out.strip() == "version=batch kind=synthetic"
     instance = dg.DagsterInstance.get()
     assert "batch" in instance.get_dynamic_partitions("dataset_version")
+
+
+def test_add_benchmark_registers_a_gold_file(home, tmp_path, capsys):
+    src = tmp_path / "gold.jsonl"
+    row = {
+        "text": TEXTS[0],
+        "province": "云南省",
+        "city": "大理白族自治州",
+        "district": "大理市",
+        "specific_location": "人民路25号 大理古城国际酒店 3号楼",
+        "name": "段丽娟",
+        "phone": "23204753945",
+    }
+    pd.DataFrame([row]).to_json(src, orient="records", lines=True, force_ascii=False)
+    assert main(["add-benchmark", "shop", "--from", str(src)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.match(r"^benchmark=shop rows=1 sha256=[0-9a-f]{12}$", last), last
+    assert (home / "benchmarks" / "shop" / "benchmark.parquet").is_file()
+    unlabelled = tmp_path / "texts.jsonl"
+    pd.DataFrame({"text": TEXTS}).to_json(unlabelled, orient="records", lines=True)
+    assert main(["add-benchmark", "other", "--from", str(unlabelled)]) == 1
+    assert "six fields" in capsys.readouterr().err

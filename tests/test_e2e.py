@@ -76,14 +76,30 @@ def test_report_numbers_equal_a_recount(run):
     out = env.asset_dir(key, "eval_report")
     metrics = json.loads((out / "metrics.json").read_text())
     for model in ("base", "tuned"):
-        again = evaluation.recount(out / f"predictions_{model}.jsonl")
+        again = evaluation.recount(out / f"predictions_{model}.jsonl", view=metrics["judged"])
         for k in ("n", "valid_json_rate", "exact_match"):
             assert again[k] == pytest.approx(metrics[model][k]), (model, k)
         for field, acc in again["field_accuracy"].items():
             assert acc == pytest.approx(metrics[model]["field_accuracy"][field])
     meta = _meta(result, "eval_report")
-    assert meta["tuned_exact_match"] == pytest.approx(metrics["tuned"]["exact_match"])
+    assert meta["tuned_exact_pct"] == pytest.approx(100 * metrics["tuned"]["exact_match"])
     assert "exact" in meta["report"].lower()
+
+
+def test_eval_metadata_opens_with_the_headline(run):
+    """What a person reads first: figures as percentages, the chart, then hashes."""
+    env, key, result = run
+    meta = _meta(result, "eval_report")
+    keys = list(meta)
+    assert keys[:4] == ["headline", "tuned_exact_pct", "tuned_raw_exact_pct", "base_exact_pct"]
+    assert keys.index("per_field") < keys.index("report") < keys.index("lineage")
+    assert keys.index("report") < keys.index("packages")  # the skeleton's lineage keys last
+    assert isinstance(meta["tuned_exact_pct"], float) and "->" in meta["headline"]
+    curve = json.loads((env.asset_dir(key, "eval_report") / "metrics.json").read_text())[
+        "learning_curve"
+    ]
+    assert [p["step"] for p in curve] == [12, 24]  # the test preset: 24 steps, 2 points
+    assert all(p["n"] == 4 and 0.0 <= p["exact_match"] <= 1.0 for p in curve)
 
 
 def test_audit_verifies_and_catches_an_altered_file(run):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from distill_assets.cli import audit, graph, label, predict
+from distill_assets.cli import audit, benchmark, graph, label, predict
 
-COMMAND_MODULES = (graph, label, predict, audit)
+COMMAND_MODULES = (graph, label, predict, audit, benchmark)
 
 
 def build_parser() -> argparse.ArgumentParser:

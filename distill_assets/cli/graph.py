@@ -57,7 +57,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     err(f"demo: finished in {time.time() - started:.0f}s")
     out(
         f"demo: version={spec.key} base_exact={metrics['base']['exact_match']:.3f} "
-        f"tuned_exact={metrics['tuned']['exact_match']:.3f} report={report_dir / 'report.md'}"
+        f"tuned_exact={metrics['tuned']['exact_match']:.3f} "
+        f"tuned_raw_exact={metrics['tuned_raw']['exact_match']:.3f} "
+        f"report={report_dir / 'report.md'}"
     )
     return 0
 

@@ -9,7 +9,7 @@ from distill_assets.core.common.lineage import read_manifest
 from distill_assets.core.data.raw_batch import write_raw_batch
 from distill_assets.core.dataset.clean import build_from_artifacts
 from distill_assets.core.evaluation import gates
-from distill_assets.core.evaluation.evaluate import evaluate
+from distill_assets.core.evaluation.eval_report import build_eval_report
 from distill_assets.core.student.merging import build_merged_model
 from distill_assets.core.student.training import train_student
 from distill_assets.core.teacher.label_batch import label_batch
@@ -216,7 +216,7 @@ def merged_model(
     "evaluation",
     gpu=True,
     name="eval_report",
-    deps=["merged_model", "training_dataset"],
+    deps=["merged_model", "training_dataset", "lora_adapter"],
     code_version=code_versions.EVAL,
     kinds={"markdown", "json"},
     description="Base (detailed prompt) vs tuned student (short prompt) on the test split.",
@@ -228,9 +228,9 @@ def eval_report(
     params = config.params(step.profile)
 
     def build(out: Path) -> Built:
-        merged = step.dir("merged_model")
-        base = read_manifest(merged)["base_model_path"]
-        result = evaluate(base, merged, step.dir("training_dataset"), out, params, log=step.log)
+        result = build_eval_report(
+            step.settings.home_path, step.settings.artifacts, step.key, out, params, step.log
+        )
         verdict = gates.promotion(result.metrics, float(params.promotion_threshold or 0.0))
         return Built(
             params=metadata.params_of(params),

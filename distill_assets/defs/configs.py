@@ -102,6 +102,7 @@ class EvalConfig(ProfileConfig):
         "max_new_tokens": "eval_max_new_tokens",
         "batch_size": "eval_batch_size",
         "base_limit": "eval_base_limit",
+        "canonicalize": "eval_canonicalize",
         "promotion_threshold": "promotion_threshold",
     }
 
@@ -111,6 +112,10 @@ class EvalConfig(ProfileConfig):
     json_constrained: bool = False
     limit: int | None = Field(default=None, description="evaluate at most this many test rows")
     base_limit: int | None = Field(default=None, description="the base on only this many rows")
+    canonicalize: bool | None = Field(
+        default=None,
+        description="judge canonicalised divisions (as distill predict gives them); false: raw",
+    )
     promotion_threshold: float | None = Field(default=None, description="gate on tuned exact")
 
     def params(self, profile: Profile) -> EvalParams:

@@ -15,7 +15,9 @@ from typing import Any
 
 import dagster as dg
 
+from distill_assets.core.common.markdown import md_table
 from distill_assets.core.common.privacy import preview_markdown
+from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.data.raw_batch import RawBatch
 from distill_assets.core.dataset.clean import DatasetResult
 from distill_assets.core.student.merging import MergedModel
@@ -112,16 +114,71 @@ def merged_metadata(merged: MergedModel) -> dict[str, Any]:
     }
 
 
+def _pct(x: Any) -> float:
+    return round(100.0 * float(x), 2)
+
+
+def _bar(x: float, width: int = 20) -> str:
+    return "█" * round(width * x) + "░" * (width - round(width * x))
+
+
+def per_field_chart(metrics: dict[str, Any]) -> Markdown:
+    """Per-field accuracy as an inline bar chart (a Markdown table the UI renders as it is)."""
+    rows = []
+    for f in (*FIELDS, "exact_match"):
+        get = (
+            (lambda m: m["exact_match"])
+            if f == "exact_match"
+            else (lambda m, f=f: m["field_accuracy"][f])
+        )
+        canon, raw, base = (get(metrics[k]) for k in ("tuned_canonical", "tuned_raw", "base"))
+        rows.append([f, f"`{_bar(canon)}` {_pct(canon)}%", f"{_pct(raw)}%", f"{_pct(base)}%"])
+    head = ["field", "tuned canonicalised", "tuned raw", f"base ({metrics['base']['n']} rows)"]
+    return Markdown(md_table(head, rows))
+
+
 def eval_metadata(metrics: dict[str, Any], report_md: str) -> dict[str, Any]:
-    return {
-        "base_exact_match": float(metrics["base"]["exact_match"]),
-        "tuned_exact_match": float(metrics["tuned"]["exact_match"]),
-        "base_valid_json": float(metrics["base"]["valid_json_rate"]),
-        "tuned_valid_json": float(metrics["tuned"]["valid_json_rate"]),
-        "test_rows": int(metrics["tuned"]["n"]),
-        "report": Markdown(report_md),
-        "metrics": metrics,
+    """Headline figures first (percentages, typed so the UI plots them across versions), the
+    per-field chart, the tables; hashes and package versions last."""
+    base, tuned, raw = metrics["base"], metrics["tuned"], metrics["tuned_raw"]
+    same = metrics["tuned_on_base_rows"]
+    headline = (
+        f"exact match base {_pct(base['exact_match'])}% -> tuned {_pct(tuned['exact_match'])}% "
+        f"({metrics['judged']}; raw {_pct(raw['exact_match'])}%) on {metrics['n']} test rows"
+    )
+    meta: dict[str, Any] = {
+        "headline": headline,
+        "tuned_exact_pct": _pct(tuned["exact_match"]),
+        "tuned_raw_exact_pct": _pct(raw["exact_match"]),
+        "base_exact_pct": _pct(base["exact_match"]),
+        "tuned_exact_on_base_rows_pct": _pct(same["exact_match"]),
+        "tuned_valid_json_pct": _pct(tuned["valid_json_rate"]),
+        "base_valid_json_pct": _pct(base["valid_json_rate"]),
+        "judged_view": metrics["judged"],
+        "test_rows": int(metrics["n"]),
+        "per_field": per_field_chart(metrics),
     }
+    for name, b in (metrics.get("benchmarks") or {}).items():
+        meta[f"benchmark_{name}_exact_pct"] = _pct(b["tuned"]["exact_match"])
+        history = (metrics.get("benchmark_history") or {}).get(name) or []
+        if history:
+            rows = [
+                [
+                    h["version"],
+                    h["n"],
+                    f"{_pct(h['exact_match'])}%",
+                    f"{_pct(h['raw_exact_match'])}%",
+                ]
+                for h in history
+            ]
+            meta[f"benchmark_{name}_history"] = Markdown(
+                md_table(["version", "n", "exact", "raw exact"], rows)
+            )
+    meta["misses"] = {k: v["rows"] for k, v in metrics["misses"].items()}
+    meta["report"] = Markdown(report_md)
+    meta["metrics"] = {k: v for k, v in metrics.items() if k != "lineage"}
+    meta["lineage"] = metrics.get("lineage", {})
+    return meta
 
 
 def params_of(params: Any) -> dict[str, Any]:

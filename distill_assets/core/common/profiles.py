@@ -39,6 +39,8 @@ class Profile:
     eval_batch_size: int = 16
     # Evaluate the untuned base on only this many test rows (None: all of them).
     eval_base_limit: int | None = None
+    # Judge the student's answers after division canonicalisation (core/student/postprocess.py).
+    eval_canonicalize: bool = True
     # Promotion gate: tuned exact match must reach this and beat the base.
     promotion_threshold: float = 0.9
 

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distill_assets.core.common.schema import GOLD_COLUMNS
+from distill_assets.core.common.schema import FIELDS, GOLD_COLUMNS
 
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 CSV_SUFFIXES = (".csv",)
@@ -33,6 +33,13 @@ _BINARY_MAGIC = {
 
 class InputError(ValueError):
     """A user input file that cannot be read as a text table; the message names file and row."""
+
+
+def wanted_columns(names: Any) -> list[str]:
+    """The columns read from a user file: id, text, style and the labels, as `gold_<field>` or
+    under the plain field name (a labelled file, e.g. `distill label` output or a benchmark)."""
+    have = set(names)
+    return [k for k in ("id", "text", "style", *GOLD_COLUMNS, *FIELDS) if k in have]
 
 
 def where(path: Path, row: int | None = None, unit: str = "line") -> str:
@@ -184,7 +191,7 @@ def records_to_columns(
         raise InputError(
             f"{path}: no `text` column (columns: {', '.join(map(str, keys)) or 'none'})"
         )
-    wanted = [k for k in ("id", "text", "style", *GOLD_COLUMNS) if k in keys]
+    wanted = wanted_columns(keys)
     return {k: [r.get(k) for r in records] for k in wanted} | {"__row__": rows}
 
 
@@ -196,7 +203,7 @@ def read_parquet(path: Path) -> tuple[dict[str, list[Any]], str]:
     names = pf.schema_arrow.names
     if "text" not in names:
         raise InputError(f"{path}: no `text` column (columns: {', '.join(names) or 'none'})")
-    wanted = [k for k in ("id", "text", "style", *GOLD_COLUMNS) if k in names]
+    wanted = wanted_columns(names)
     table = pf.read(columns=wanted)
     cols = {k: table.column(k).to_pylist() for k in wanted}
     cols["__row__"] = list(range(1, table.num_rows + 1))

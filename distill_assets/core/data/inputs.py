@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from distill_assets.core.common.artifacts import sha256_file
 from distill_assets.core.common.log import Logger, null_log
-from distill_assets.core.common.schema import GOLD_COLUMNS
+from distill_assets.core.common.schema import FIELDS, GOLD_COLUMNS
 from distill_assets.core.data.input_formats import (
     CSV_SUFFIXES,
     JSON_SUFFIXES,
@@ -180,9 +180,10 @@ def _build_frame(
         if "style" in cols
         else [""] * len(rows),
     }
-    for g in GOLD_COLUMNS:
-        if g in cols:
-            data[g] = _str_column(path, g, cols[g], rows, unit, allow_null=True)
+    for f, g in zip(FIELDS, GOLD_COLUMNS, strict=True):
+        source = g if g in cols else f  # a plain field name is a label too
+        if source in cols:
+            data[g] = _str_column(path, source, cols[source], rows, unit, allow_null=True)
     frame = pd.DataFrame(data)
     frame = frame.astype(dict.fromkeys(frame.columns, "str"))
     if not all(keep):

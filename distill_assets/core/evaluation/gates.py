@@ -243,19 +243,31 @@ def merged_matches_adapter(comparison: Mapping[str, Any], max_diff: float) -> Ve
 
 
 def promotion_gate(metrics: dict[str, Any], threshold: float) -> tuple[bool, str]:
-    """Promote the tuned model only if its exact match is >= threshold and above the base's."""
+    """Promote the tuned model only if its exact match on the test split reaches `threshold` and
+    beats the base on the same rows, both read in the same (judged) view."""
     try:
+        judged = str(metrics.get("judged", "raw"))
         tuned = float(metrics["tuned"]["exact_match"])
         base = float(metrics["base"]["exact_match"])
+        n_base = int(metrics["base"]["n"])
+        same_rows = metrics.get("tuned_on_base_rows", metrics["tuned"])
+        tuned_same = float(same_rows["exact_match"])
     except KeyError as e:
         raise KeyError(
             f"promotion_gate: metrics lack {e}; expected metrics[base|tuned][exact_match]"
         ) from e
+    view = f"judged {judged} answers"
     if tuned < threshold:
-        return False, f"tuned exact match {tuned:.3f} < threshold {threshold:.3f}"
-    if tuned <= base:
-        return False, f"tuned exact match {tuned:.3f} does not beat base {base:.3f}"
-    return True, f"tuned exact match {tuned:.3f} >= {threshold:.3f} and > base {base:.3f}"
+        return False, f"{view}: tuned exact match {tuned:.3f} < threshold {threshold:.3f}"
+    if tuned_same <= base:
+        return False, (
+            f"{view}: tuned exact match {tuned_same:.3f} does not beat base {base:.3f} "
+            f"on the same {n_base} rows"
+        )
+    return True, (
+        f"{view}: tuned exact match {tuned:.3f} >= {threshold:.3f}, and {tuned_same:.3f} > base "
+        f"{base:.3f} on the same {n_base} rows"
+    )
 
 
 def promotion(metrics: Mapping[str, Any], threshold: float) -> Verdict:
@@ -265,8 +277,12 @@ def promotion(metrics: Mapping[str, Any], threshold: float) -> Verdict:
         passed,
         reason,
         {
+            "judged": str(metrics.get("judged", "raw")),
             "base_exact_match": float(metrics["base"]["exact_match"]),
             "tuned_exact_match": float(metrics["tuned"]["exact_match"]),
+            "tuned_exact_match_on_base_rows": float(
+                metrics.get("tuned_on_base_rows", metrics["tuned"])["exact_match"]
+            ),
             "threshold": threshold,
         },
     )

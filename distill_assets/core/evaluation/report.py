@@ -1,7 +1,9 @@
 """The eval report (Markdown and HTML), from the metrics dict of evaluate().
 
-Examples shown in a report are masked with core.privacy (phones like 232****3945, names like
-段**): reports are shared more widely than the data they are built from.
+Raw and canonicalised answers of the tuned student side by side, the base on the same rows, the
+kinds of miss with examples, benchmarks and the learning curve. Examples are masked with
+core/common/privacy.py (phones like 232****3945, names like 段**): reports are shared more
+widely than the data they are built from.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from distill_assets.core.common.markdown import md_table
 from distill_assets.core.common.privacy import mask_text
 from distill_assets.core.common.schema import FIELDS, label_to_json
 
-# ---------------------------------------------------------------- tables
+Table = tuple[list[str], list[list[str]]]
+Section = tuple[str, str | Table]
 
 
 def _pct(x: Any) -> str:
@@ -24,119 +28,197 @@ def _num(x: Any, digits: int = 2) -> str:
     return "-" if x is None else f"{float(x):.{digits}f}"
 
 
-Table = tuple[list[str], list[list[str]]]
-
-
 def headline_table(metrics: dict[str, Any]) -> Table:
-    base, tuned = metrics["base"], metrics["tuned"]
-    rows = [
-        ["valid JSON", _pct(base["valid_json_rate"]), _pct(tuned["valid_json_rate"])],
-        ["exact match", _pct(base["exact_match"]), _pct(tuned["exact_match"])],
+    """Base and tuned on the base's rows (the gate's comparison), then the tuned student on all
+    test rows, raw and canonicalised."""
+    cols = [
+        metrics["base"],
+        metrics["tuned_on_base_rows"],
+        metrics["tuned_raw"],
+        metrics["tuned_canonical"],
     ]
-    for f in FIELDS:
-        rows.append([f, _pct(base["field_accuracy"][f]), _pct(tuned["field_accuracy"][f])])
-    rows.append(["samples/s", _num(base.get("samples_per_s")), _num(tuned.get("samples_per_s"))])
-    rows.append(["tokens/s", _num(base.get("tokens_per_s")), _num(tuned.get("tokens_per_s"))])
-    rows.append(["test rows", str(base["n"]), str(tuned["n"])])
-    return ["metric (vs teacher labels)", "base", "tuned"], rows
+    rows = [
+        ["test rows", *[str(c["n"]) for c in cols]],
+        ["valid JSON", *[_pct(c["valid_json_rate"]) for c in cols]],
+        ["exact match", *[_pct(c["exact_match"]) for c in cols]],
+    ]
+    rows += [[f, *[_pct(c["field_accuracy"][f]) for c in cols]] for f in FIELDS]
+    judged = metrics.get("judged", "raw")
+    head = [
+        "metric (vs teacher labels)",
+        f"base ({judged})",
+        f"tuned, same rows ({judged})",
+        "tuned raw",
+        "tuned canonicalised",
+    ]
+    return head, rows
+
+
+def speed_table(metrics: dict[str, Any]) -> Table:
+    b, t = metrics["base"], metrics["tuned"]
+    rows = [
+        ["samples/s", _num(b.get("samples_per_s")), _num(t.get("samples_per_s"))],
+        ["tokens/s", _num(b.get("tokens_per_s")), _num(t.get("tokens_per_s"))],
+        ["seconds", _num(b.get("seconds"), 1), _num(t.get("seconds"), 1)],
+    ]
+    return ["speed", "base", "tuned"], rows
 
 
 def style_table(metrics: dict[str, Any]) -> Table | None:
-    base_g = metrics["base"].get("by_group") or {}
-    tuned_g = metrics["tuned"].get("by_group") or {}
-    styles = sorted(set(base_g) | set(tuned_g))
+    groups = [metrics[k].get("by_group") or {} for k in ("base", "tuned_raw", "tuned_canonical")]
+    styles = sorted(set().union(*groups))
     if not styles:
         return None
     rows = []
     for s in styles:
-        b, t = base_g.get(s, {}), tuned_g.get(s, {})
-        n = t.get("n", b.get("n", 0))
-        rows.append([s or "(none)", str(n), _pct(b.get("exact_match")), _pct(t.get("exact_match"))])
-    return ["style", "n", "base exact", "tuned exact"], rows
+        n = groups[1].get(s, {}).get("n", 0)
+        rows.append(
+            [s or "(none)", str(n), *[_pct(g.get(s, {}).get("exact_match")) for g in groups]]
+        )
+    return ["style", "n", "base exact", "tuned raw exact", "tuned canonicalised exact"], rows
+
+
+def miss_table(metrics: dict[str, Any]) -> Table:
+    misses, raw = metrics["misses"], metrics.get("misses_raw") or {}
+    rows = []
+    for kind, m in misses.items():
+        r = raw.get(kind, {})
+        rows.append([kind, str(m["rows"]), _pct(m["share"]), str(r.get("rows", "-")), m["meaning"]])
+    judged = metrics.get("judged", "raw")
+    return ["kind of miss", f"rows ({judged})", "share", "rows (raw)", "meaning"], rows
+
+
+def miss_examples(metrics: dict[str, Any]) -> Table | None:
+    rows = []
+    for kind, m in metrics["misses"].items():
+        for ex in m["examples"]:
+            answer = ex["answer"]
+            rows.append(
+                [
+                    kind,
+                    ex["text"],
+                    label_to_json(answer) if answer is not None else "(invalid)",
+                    label_to_json(ex["label"]),
+                ]
+            )
+    return (["kind", "text (masked)", "answer", "label"], rows) if rows else None
 
 
 def gold_table(metrics: dict[str, Any]) -> Table | None:
     gold = metrics.get("gold")
     if not gold:
         return None
-    who = [k for k in ("teacher", "base", "tuned") if k in gold]
+    who = [k for k in ("teacher", "base", "tuned", "tuned_raw") if k in gold]
     rows = [
         ["valid JSON", *[_pct(gold[k]["valid_json_rate"]) for k in who]],
         ["exact match", *[_pct(gold[k]["exact_match"]) for k in who]],
     ]
-    for f in FIELDS:
-        rows.append([f, *[_pct(gold[k]["field_accuracy"][f]) for k in who]])
+    rows += [[f, *[_pct(gold[k]["field_accuracy"][f]) for k in who]] for f in FIELDS]
     return ["metric (vs gold)", *who], rows
 
 
+def benchmark_tables(metrics: dict[str, Any]) -> list[Section]:
+    out: list[Section] = []
+    for name, b in (metrics.get("benchmarks") or {}).items():
+        rows = [
+            ["exact match", _pct(b["tuned"]["exact_match"]), _pct(b["tuned_raw"]["exact_match"])],
+            [
+                "valid JSON",
+                _pct(b["tuned"]["valid_json_rate"]),
+                _pct(b["tuned_raw"]["valid_json_rate"]),
+            ],
+        ]
+        rows += [
+            [f, _pct(b["tuned"]["field_accuracy"][f]), _pct(b["tuned_raw"]["field_accuracy"][f])]
+            for f in FIELDS
+        ]
+        out.append((f"Benchmark {name} ({b['n']} gold rows)", (["metric", "tuned", "raw"], rows)))
+        history = (metrics.get("benchmark_history") or {}).get(name) or []
+        if history:
+            hist = [
+                [
+                    h["version"],
+                    h["evaluated_at"],
+                    str(h["n"]),
+                    _pct(h["exact_match"]),
+                    _pct(h["raw_exact_match"]),
+                ]
+                for h in history
+            ]
+            head = ["version", "evaluated", "n", "exact", "raw exact"]
+            out.append((f"Benchmark {name} across versions", (head, hist)))
+    return out
+
+
+def curve_table(metrics: dict[str, Any]) -> Table | None:
+    curve = metrics.get("learning_curve") or []
+    if not curve:
+        return None
+    rows = [
+        [str(p["examples"]), str(p["n"]), _pct(p["exact_match"]), _pct(p["raw_exact_match"])]
+        for p in curve
+    ]
+    return ["training examples", "rows", "exact (canonicalised)", "exact (raw)"], rows
+
+
 def error_rows(errors: Sequence[dict[str, Any]]) -> Table:
-    """Masked examples: text, reference and prediction, with the wrong fields named."""
+    """Masked examples: text, reference and prediction, with the misses named."""
     rows = []
     for e in errors:
         ref = e.get("reference") or {}
         parsed = e.get("parsed") or {}
         names = sorted({str(ref.get("name", "")), str(parsed.get("name", ""))}, key=len)[::-1]
-        wrong = e.get("wrong_fields") or []
         rows.append(
             [
                 str(e.get("id", "")),
                 mask_text(str(e.get("text", "")), names),
                 mask_text(label_to_json(ref), names),
                 mask_text(str(e.get("prediction", "")), names),
-                ", ".join(wrong) if e.get("parsed") is not None else "invalid JSON",
+                ", ".join(e.get("misses") or []),
             ]
         )
-    return ["id", "text", "reference", "tuned prediction", "wrong"], rows
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def _md_cell(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(table: Table) -> str:
-    head, rows = table
-    lines = ["| " + " | ".join(_md_cell(h) for h in head) + " |"]
-    lines.append("|" + "|".join("---" for _ in head) + "|")
-    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _html_table(table: Table) -> str:
-    head, rows = table
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-    )
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    return ["id", "text", "reference", "tuned output (raw)", "misses"], rows
 
 
 def _sections(
     metrics: dict[str, Any], errors: Sequence[dict[str, Any]], gate: tuple[bool, str] | None
-) -> list[tuple[str, str | Table]]:
-    info = metrics.get("models", {})
+) -> list[Section]:
+    info, params = metrics.get("models", {}), metrics.get("params", {})
+    judged = metrics.get("judged", "raw")
     intro = (
         f"{metrics['n']} test records. Base model `{info.get('base', '?')}` with the "
-        f"{metrics.get('params', {}).get('base_prompt', '?')} prompt; tuned model "
-        f"`{info.get('tuned', '?')}` with the {metrics.get('params', {}).get('tuned_prompt', '?')} "
-        "prompt. Exact match: valid JSON and all six fields equal to the reference."
+        f"{params.get('base_prompt', '?')} prompt on the first {metrics['base']['n']} of them; "
+        f"tuned model `{info.get('tuned', '?')}` with the {params.get('tuned_prompt', '?')} "
+        "prompt. Exact match: valid JSON and all six fields equal to the reference. Judged "
+        f"view: {judged} (canonicalised = divisions made official by the gazetteer from the "
+        "student's own fields and the text, as `distill predict` gives them)."
     )
-    out: list[tuple[str, str | Table]] = [("", intro)]
+    out: list[Section] = [("", intro)]
     if gate is not None:
         out.append(("Promotion gate", ("PASSED: " if gate[0] else "FAILED: ") + gate[1]))
-    out.append(("Base vs tuned", headline_table(metrics)))
-    st = style_table(metrics)
-    if st is not None:
-        out.append(("Exact match by text style", st))
-    gt = gold_table(metrics)
-    if gt is not None:
-        out.append(("Accuracy against gold (synthetic data)", gt))
-    if errors:
-        out.append(("Worst errors of the tuned model (masked)", error_rows(errors)))
-    else:
-        out.append(("Worst errors of the tuned model (masked)", "none"))
+    out.append(("Base vs tuned, raw and canonicalised", headline_table(metrics)))
+    for title, table in (
+        ("Exact match by text style", style_table(metrics)),
+        ("Kinds of miss of the tuned model", miss_table(metrics)),
+        ("Examples of each kind of miss (masked)", miss_examples(metrics)),
+        ("Accuracy against gold (synthetic data)", gold_table(metrics)),
+        ("Learning curve (exact match vs training examples)", curve_table(metrics)),
+    ):
+        if table is not None:
+            out.append((title, table))
+    out += benchmark_tables(metrics)
+    div = metrics.get("divisions") or {}
+    if div:
+        out.append(
+            (
+                "What canonicalisation did",
+                (["divisions", "rows"], [[k, str(v)] for k, v in sorted(div.items())]),
+            )
+        )
+    out.append(("Speed", speed_table(metrics)))
+    out.append(
+        ("Worst errors of the tuned model (masked)", error_rows(errors) if errors else "none")
+    )
     return out
 
 
@@ -150,17 +232,26 @@ def render_markdown(
     for title, body in _sections(metrics, errors, gate):
         if title:
             parts += [f"## {title}", ""]
-        parts += [body if isinstance(body, str) else _md_table(body), ""]
+        parts += [body if isinstance(body, str) else md_table(*body), ""]
     if chart:
         parts += [f"![per-field accuracy]({chart})", ""]
     return "\n".join(parts)
 
 
 _CSS = (
-    "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+    "body{font-family:sans-serif;max-width:70em;margin:2em auto}"
     "table{border-collapse:collapse;margin:1em 0}"
     "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
 )
+
+
+def _html_table(table: Table) -> str:
+    head, rows = table
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_html(

@@ -100,7 +100,11 @@ class TransformersBackend:
         device: str | None = None,
         dtype: Any = None,
         log: Logger = null_log,
+        model: Any = None,
+        tokenizer: Any = None,
     ) -> None:
+        """`model`/`tokenizer` already loaded (a model in training: the learning curve) are
+        used as they are instead of loading `model_path`."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -112,10 +116,14 @@ class TransformersBackend:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = _resolve_dtype(dtype, self.device)
         path = str(model_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"
-        self.model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype)
-        self.model.to(self.device)
+        self.model: Any = model or AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype)
+        if model is None:
+            self.model.to(self.device)
+        else:
+            self.device = str(next(model.parameters()).device)
+            self.dtype = next(model.parameters()).dtype
         self.model.eval()
         self.stop_ids = self._stop_ids()
         pad = self.tokenizer.pad_token_id

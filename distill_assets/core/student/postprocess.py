@@ -1,22 +1,25 @@
 """Division canonicalisation after the student: its province/city/district to official names.
 
 A small student copies streets, names and phones well but cannot know that 大理市 lies in
-云南省 / 大理白族自治州, and sometimes writes a short name or a wrong level. The gazetteer can:
-from the student's own three fields (and, to choose between readings, the division names
-written in the input text) it fills the omitted levels and corrects the names. It never looks at
-a teacher's label or gold. Fields it cannot settle are left as the student wrote them.
+云南省 / 大理白族自治州, and sometimes writes a short name, a wrong level or a name in the
+wrong slot. The gazetteer can: among the divisions that the student's own fields and the
+official division names written in the input text may denote, the one that explains most of
+the text's names, then most of the student's fields, wins; omitted levels are filled and names
+made official. It never looks at a teacher's label or gold. Where nothing is consistent, or two
+readings tie, the fields are left as the student wrote them.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from distill_assets.core.common.schema import REGION_FIELDS
 from distill_assets.core.regions.canonical import region_readings
 from distill_assets.core.regions.tables import (
     city_short_forms,
     district_short_forms,
+    name_index,
     province_short_forms,
 )
 
@@ -24,54 +27,94 @@ Triple = tuple[str, str, str]
 
 # What happened to a prediction's divisions.
 KEPT = "kept"  # already official and complete
-CANONICAL = "canonical"  # filled / renamed from the student's own fields
-RELAXED = "relaxed"  # one or two of the student's fields contradicted the rest and were replaced
-UNRESOLVED = "unresolved"  # nothing consistent: left as the student wrote it
+CANONICAL = "canonical"  # filled / renamed, every field the student wrote agrees with the result
+RELAXED = "relaxed"  # a field the student wrote contradicted the result and was replaced
+UNRESOLVED = "unresolved"  # nothing consistent, or a tie: left as the student wrote it
+
+_SHORT_FORMS = (province_short_forms, city_short_forms, district_short_forms)
+_MAX_TEXT_NAMES = 6  # official names taken from one text (an address names at most three)
 
 
-def _mentioned(triple: Triple, text: str) -> int:
-    """How many levels of `triple` the text names (full or short form)."""
-    p, c, d = triple
-    hits = 0
-    for name, shorts in (
-        (p, province_short_forms),
-        (c, city_short_forms),
-        (d, district_short_forms),
-    ):
-        if name and (name in text or any(s in text for s in shorts(name))):
-            hits += 1
-    return hits
+def text_division_names(text: str) -> list[tuple[int, str]]:
+    """(level, name) of each official division name written in `text`, leftmost-longest."""
+    names, lengths = name_index()
+    found: list[tuple[int, str]] = []
+    i = 0
+    while i < len(text) and len(found) < _MAX_TEXT_NAMES:
+        hit = 0
+        for ln in lengths.get(text[i], ()):
+            entries = names.get(text[i : i + ln], ())
+            full = sorted({e.level for e in entries if e.full})
+            if full:
+                found += [(level, text[i : i + ln]) for level in full]
+                hit = ln
+                break
+        i += hit or 1
+    return found
 
 
-def _choose(readings: list[Triple], text: str) -> Triple | None:
-    """The one reading, or the one the text supports best; None when the text cannot choose."""
-    if len(readings) == 1:
-        return readings[0]
-    scored = sorted(((_mentioned(r, text), r) for r in readings), reverse=True)
-    if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
-        return scored[0][1]
-    return None
+def _names_of(triple: Triple, level: int) -> set[str]:
+    name = triple[level]
+    return {name, *_SHORT_FORMS[level](name)} if name else set()
+
+
+def _readings(parts: Iterable[tuple[int, str]]) -> list[Triple]:
+    """Every official division the (level, name) parts denote together ([] when none)."""
+    slots = ["", "", ""]
+    for level, name in parts:
+        if slots[level] and slots[level] != name:
+            return []
+        slots[level] = name
+    return region_readings(*slots) or []
+
+
+def _candidates(given: list[str], text_names: list[tuple[int, str]]) -> set[Triple]:
+    """Divisions the student's fields (at their own level, or any level when misplaced) and the
+    text's official names may denote."""
+    out: set[Triple] = set()
+    student = [(lvl, v) for lvl, v in enumerate(given) if v]
+    for size in range(len(student), 0, -1):
+        for keep in itertools.combinations(student, size):
+            out.update(_readings(keep))
+    for value in {v for _, v in student}:
+        for level in range(3):
+            out.update(_readings([(level, value)]))
+    for size in range(min(len(text_names), 3), 0, -1):
+        for combo in itertools.combinations(text_names, size):
+            out.update(_readings(combo))
+            for lvl, v in student:  # the text's names together with one of the student's
+                out.update(_readings([*combo, (lvl, v)]))
+    out.discard(("", "", ""))
+    return out
+
+
+def _score(triple: Triple, given: list[str], text: str, text_names: list[tuple[int, str]]):
+    text_full = sum(name == triple[level] for level, name in text_names)
+    student = sum(bool(v) and any(v in _names_of(triple, lvl) for lvl in range(3)) for v in given)
+    in_place = sum(bool(v) and v in _names_of(triple, lvl) for lvl, v in enumerate(given))
+    text_short = sum(any(n in text for n in _names_of(triple, lvl)) for lvl in range(3))
+    depth = sum(bool(x) for x in triple)
+    return (text_full, student, in_place, text_short, depth)
 
 
 def canonicalize_divisions(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], str]:
     """(fields with official divisions, what happened: kept | canonical | relaxed | unresolved).
 
-    The largest subset of the student's non-empty division fields that names one division
-    (directly, or with the text's help to choose) wins; the other fields are replaced by it.
+    Only the three division fields change; the text serves to choose between readings and to
+    complete the levels it names.
     """
     out = {k: str(v) for k, v in fields.items()}
     given = [str(fields.get(f, "") or "").strip() for f in REGION_FIELDS]
-    present = [i for i, v in enumerate(given) if v]
-    for size in range(len(present), 0, -1):
-        for keep in itertools.combinations(present, size):
-            parts = [given[i] if i in keep else "" for i in range(3)]
-            readings = region_readings(*parts)
-            chosen = _choose(readings, text) if readings else None
-            if chosen is None:
-                continue
-            status = KEPT if tuple(given) == chosen else CANONICAL
-            if size < len(present):
-                status = RELAXED
-            out.update(zip(REGION_FIELDS, chosen, strict=True))
-            return out, status
-    return out, UNRESOLVED
+    text_names = text_division_names(text)
+    scored = sorted(
+        ((_score(t, given, text, text_names), t) for t in _candidates(given, text_names)),
+        reverse=True,
+    )
+    if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+        return out, UNRESOLVED
+    (_, student_hits, in_place, *_), best = scored[0]
+    out.update(zip(REGION_FIELDS, best, strict=True))
+    if tuple(given) == best:
+        return out, KEPT
+    wrote = sum(bool(v) for v in given)
+    return out, CANONICAL if student_hits == wrote and in_place == wrote else RELAXED

@@ -30,6 +30,7 @@ from distill_assets.core.common.artifacts import (
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.student.answer_only import make_trainer_class
 from distill_assets.core.student.checkpoints import prepare_checkpoints, run_key
+from distill_assets.core.student.learning_curve import make_curve_callback, write_learning_curve
 from distill_assets.core.student.training_data import Examples, PadCollator, load_examples
 from distill_assets.core.student.training_log import (
     loss_rows,
@@ -66,6 +67,7 @@ class TrainResult:
     lineage: dict[str, Any] = field(default_factory=dict)
     base_model: str = ""  # the spec asked for (built-in name, hub id or path)
     base_model_path: str = ""  # what was loaded
+    learning_curve: list[dict[str, Any]] = field(default_factory=list)  # see learning_curve.py
 
     def metadata(self) -> dict[str, Any]:
         """Flat, JSON-able summary (paths as strings) for Dagster metadata and train_summary."""
@@ -124,6 +126,7 @@ def train_lora(
         target_modules=params.target_modules,
         bias="none",
         task_type="CAUSAL_LM",
+        layers_to_transform=_top_layers(model, params.lora_layers),
     )
     model = get_peft_model(model, lora)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -138,6 +141,7 @@ def train_lora(
     key = run_key(base_model, data.dataset_hash, params)
     resume_from = prepare_checkpoints(ckpt_dir, key, resume, log)
     args = _training_arguments(params, ckpt_dir, len(data.train), bool(data.val), bf16, cuda)
+    curve = _curve_callback(tokenizer, dataset_dir, params, log)
     trainer = make_trainer_class()(
         model=model,
         args=args,
@@ -145,7 +149,7 @@ def train_lora(
         eval_dataset=data.val or None,  # type: ignore[arg-type]
         data_collator=PadCollator(tokenizer.pad_token_id, 8 if cuda else None),
         processing_class=None,  # keeps the 10+ MB tokenizer out of every checkpoint
-        callbacks=list(callbacks),
+        callbacks=[*callbacks, *([curve] if curve is not None else [])],
     )
     run = _run_trainer(trainer, params, resume_from, log)
 
@@ -153,6 +157,9 @@ def train_lora(
     result = _write_artifacts(trainer, tokenizer, out_dir, run, data, params)
     result.wall_s = time.perf_counter() - t_start
     result.lineage = _lineage(base_model, data, key, bf16, cuda, n_trainable)
+    if curve is not None:
+        result.learning_curve = list(curve.curve)
+        write_learning_curve(out_dir, result.learning_curve)
     atomic_write_json(result.summary_json, result.metadata())
     log(
         f"train: done steps={result.steps} loss {result.first_loss:.4f} -> {result.last_loss:.4f} "
@@ -196,6 +203,31 @@ def _lineage(
         "trainable_params": n_trainable,
         "versions": package_versions(),
     }
+
+
+def _top_layers(model: Any, n: int | None) -> list[int] | None:
+    """Indices of the top `n` decoder layers (None: every layer)."""
+    if n is None:
+        return None
+    total = int(model.config.num_hidden_layers)
+    return list(range(max(0, total - n), total))
+
+
+def _curve_callback(tokenizer: Any, dataset_dir: Path, params: LoraParams, log: Logger) -> Any:
+    if not params.curve_rows:
+        return None
+    from distill_assets.core.dataset.folder import dataset_student_prompt
+
+    return make_curve_callback(
+        tokenizer,
+        dataset_dir,
+        dataset_student_prompt(dataset_dir),
+        params.curve_rows,
+        params.curve_points,
+        params.per_device_batch_size * params.gradient_accumulation,
+        params.curve_max_new_tokens,
+        log,
+    )
 
 
 def _use_bf16(params: LoraParams, cuda: bool, log: Logger) -> bool:

@@ -14,6 +14,9 @@ class LoraParams:
     alpha: int = 32  # scaling numerator: the update is scaled by alpha / r
     dropout: float = 0.05  # dropout on the LoRA branch input
     target_modules: str | list[str] = "all-linear"  # every linear layer except the output head
+    # LoRA on the top N decoder layers only (None: all): the backward pass stops at the lowest
+    # adapted layer, so a CPU run spends less per example.
+    lora_layers: int | None = None
     # Optimisation
     learning_rate: float = 2e-4
     epochs: float = 3.0
@@ -33,6 +36,11 @@ class LoraParams:
     bf16: bool | None = None  # None = auto: bf16 on a CUDA device that supports it, fp32 on CPU
     answer_only_logits: bool = True  # apply the output head only where the loss is computed
     gradient_checkpointing: bool = False  # trade compute for memory (large models on GPU)
+    # Learning curve: exact match on this many validation rows at `curve_points` evenly spaced
+    # steps (None: no curve; each point costs a greedy generation of those rows).
+    curve_rows: int | None = None
+    curve_points: int = 4
+    curve_max_new_tokens: int = 160
     # Bookkeeping
     seed: int = 0
     logging_steps: int = 10
@@ -62,6 +70,8 @@ class LoraParams:
             save_steps=10,
             max_eval_samples=None,
             gradient_checkpointing=False,
+            curve_rows=64,
+            curve_points=5,
         )
 
     @classmethod
@@ -82,6 +92,9 @@ class LoraParams:
             eval_steps=8,
             save_steps=8,
             max_eval_samples=8,
+            curve_rows=4,
+            curve_points=2,
+            curve_max_new_tokens=16,
         )
 
     @classmethod
@@ -92,7 +105,7 @@ class LoraParams:
             r=16,
             alpha=32,
             dropout=0.05,
-            learning_rate=3e-4,
+            learning_rate=1e-3,
             epochs=1,
             per_device_batch_size=4,
             gradient_accumulation=1,

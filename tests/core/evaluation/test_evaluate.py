@@ -181,7 +181,7 @@ def test_evaluate_scores_and_writes_everything(tmp_path: Path, monkeypatch) -> N
     on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text("utf-8"))
     assert on_disk["tuned"]["exact_match"] == 1.0
     for who in ("base", "tuned"):
-        again = recount(tmp_path / "out" / f"predictions_{who}.jsonl")
+        again = recount(tmp_path / "out" / f"predictions_{who}.jsonl", view=m["judged"])
         assert again == {k: m[who][k] for k in again}
 
 
@@ -228,7 +228,7 @@ def test_evaluate_end_to_end_on_the_tiny_model(tiny_model_dir: Path, tmp_path: P
         rows = [json.loads(x) for x in (out / f"predictions_{who}.jsonl").read_text().splitlines()]
         assert [r["id"] for r in rows] == ["r0", "r1", "r2"]
         assert {"id", "text", "prediction", "parsed", "reference", "correct"} <= set(rows[0])
-        again = recount(out / f"predictions_{who}.jsonl")
+        again = recount(out / f"predictions_{who}.jsonl", view=m["judged"])
         assert again == {k: m[who][k] for k in again}
     report = (out / "report.md").read_text("utf-8")
     assert res.report_md == report
@@ -237,3 +237,107 @@ def test_evaluate_end_to_end_on_the_tiny_model(tiny_model_dir: Path, tmp_path: P
     assert "段**" in report and "段丽娟" not in report
     html = (out / "report.html").read_text("utf-8")
     assert "232****3945" in html and "23204753945" not in html
+
+
+# ---------------------------------------------------------------- views, like with like
+
+
+SHORT = {**REF, "province": "", "city": "大理"}  # what a small student writes: short, partial
+
+
+class ScriptedBackend:
+    """The tuned student's answer per text is scripted; the base answers like a perfect one."""
+
+    kind = "fake"
+    info = {"kind": "fake"}
+
+    def __init__(self, answers: dict[str, str], labels: dict[str, dict[str, str]]) -> None:
+        self.answers, self.labels = answers, labels
+        self.requests: list[tuple[str, str]] = []
+
+    def generate(self, requests):
+        self.requests += list(requests)
+        out = []
+        for system, user in requests:
+            if system == teacher_prompt():
+                out.append(Generation(label_to_json(self.labels[user]), 10, 5))
+            else:
+                out.append(Generation(self.answers[user], 10, 5))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def _labels_by_text(ds: Path) -> dict[str, dict[str, str]]:
+    df = pd.read_parquet(ds / "dataset.parquet")
+    return {str(r["text"]): {k: str(r[k]) for k in FIELDS} for _, r in df.iterrows()}
+
+
+def test_raw_and_canonicalised_side_by_side(tmp_path: Path, monkeypatch) -> None:
+    ds = _dataset(tmp_path / "ds")
+    labels = _labels_by_text(ds)
+    answers = {t: label_to_json({**SHORT, "phone": lab["phone"]}) for t, lab in labels.items()}
+    backend = ScriptedBackend(answers, labels)
+    monkeypatch.setattr(inference, "load_backend", lambda *a, **k: backend)
+    m = evaluate("b", "t", ds, tmp_path / "out", EvalParams(promotion_threshold=0.5)).metrics
+    assert m["judged"] == "canonical"
+    assert m["tuned_raw"]["exact_match"] == 0.0
+    assert m["tuned"]["exact_match"] == m["tuned_canonical"]["exact_match"] == 1.0
+    assert m["tuned_raw"]["field_accuracy"]["city"] == 0.0
+    assert m["divisions"] == {"canonical": 4}
+    assert m["misses_raw"]["division_missing"]["rows"] == 4
+    assert m["misses"]["division_missing"]["rows"] == 0
+    assert "judged canonical" in m["promotion_gate"]["reason"]
+    report = (tmp_path / "out" / "report.md").read_text("utf-8")
+    assert "| exact match | 100.0% | 100.0% | 0.0% | 100.0% |" in report
+    rows = [json.loads(x) for x in (tmp_path / "out" / "predictions_tuned.jsonl").open()]
+    assert rows[0]["parsed"]["city"] == "大理" and rows[0]["canonical"]["city"] == "大理白族自治州"
+    # Switched off: the raw answers are judged, and the gate says so.
+    off = EvalParams(promotion_threshold=0.5, canonicalize=False)
+    m = evaluate("b", "t", ds, tmp_path / "off", off).metrics
+    assert m["judged"] == "raw" and m["tuned"]["exact_match"] == 0.0
+    assert "judged raw" in m["promotion_gate"]["reason"] and not m["promotion_gate"]["passed"]
+
+
+def test_base_and_tuned_compared_on_the_same_rows(tmp_path: Path, monkeypatch) -> None:
+    ds = _dataset(tmp_path / "ds")
+    labels = _labels_by_text(ds)
+    texts = list(labels)[:4]
+    # The tuned student misses the first test row only; the base is perfect on rows 1-2.
+    answers = {t: label_to_json(labels[t]) for t in labels}
+    answers[texts[0]] = "{broken"
+    monkeypatch.setattr(inference, "load_backend", lambda *a, **k: ScriptedBackend(answers, labels))
+    params = EvalParams(base_limit=2, promotion_threshold=0.5)
+    m = evaluate("b", "t", ds, tmp_path / "out", params).metrics
+    assert m["base"]["n"] == 2 and m["base"]["exact_match"] == 1.0
+    assert m["tuned"]["n"] == 4 and m["tuned"]["exact_match"] == 0.75
+    assert m["tuned_on_base_rows"]["n"] == 2 and m["tuned_on_base_rows"]["exact_match"] == 0.5
+    assert m["promotion_gate"]["passed"] is False
+    assert "on the same 2 rows" in m["promotion_gate"]["reason"]
+    assert m["misses"]["invalid_json"]["rows"] == 1
+
+
+def test_every_caller_normalises_the_input_text(tmp_path: Path, monkeypatch) -> None:
+    """eval and `distill predict` send the student the same normalised text."""
+    from distill_assets.core.common.normalize import normalize_text
+    from distill_assets.core.student import predict
+
+    ds = _dataset(tmp_path / "ds")
+    labels = _labels_by_text(ds)
+    answers = {t: label_to_json(labels[t]) for t in labels}
+    backend = ScriptedBackend(answers, labels)
+    monkeypatch.setattr(inference, "load_backend", lambda *a, **k: backend)
+    monkeypatch.setattr(predict, "load_backend", lambda *a, **k: backend)
+    evaluate("b", "t", ds, tmp_path / "out", EvalParams(tuned_prompt="student"))
+    eval_users = [u for s, u in backend.requests if s == student_prompt()]
+    messy = [t.replace("25", "２５").replace(" ", "\u3000 ") for t in eval_users]
+    assert messy != eval_users and [normalize_text(t) for t in messy] == eval_users
+    src = tmp_path / "messy.jsonl"
+    pd.DataFrame({"text": messy}).to_json(src, orient="records", lines=True, force_ascii=False)
+    backend.requests.clear()
+    predict.predict_file(Path("m"), src, tmp_path / "pred.jsonl", prompt="student_system")
+    assert [u for _, u in backend.requests] == eval_users
+    tuned = [json.loads(x) for x in (tmp_path / "out" / "predictions_tuned.jsonl").open()]
+    pred = [json.loads(x) for x in (tmp_path / "pred.jsonl").open()]
+    assert [{f: r[f] for f in FIELDS} for r in pred] == [r["canonical"] for r in tuned]

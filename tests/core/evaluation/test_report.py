@@ -6,7 +6,18 @@ import pytest
 
 from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.evaluation.gates import promotion_gate
+from distill_assets.core.evaluation.misses import miss_summary
 from distill_assets.core.evaluation.report import render_html, render_markdown
+
+REFERENCE = {
+    "province": "云南省",
+    "city": "大理白族自治州",
+    "district": "大理市",
+    "specific_location": "人民路25号",
+    "name": "段丽娟",
+    "phone": "23204753945",
+}
+TEXT = "电话:+86 232-0475-3945 大理市人民路25号 收件者:段丽娟 | 急件"
 
 
 def _scores(exact: float, valid: float = 1.0, groups: dict | None = None) -> dict:
@@ -24,10 +35,17 @@ def _scores(exact: float, valid: float = 1.0, groups: dict | None = None) -> dic
 
 
 def _metrics(base: float, tuned: float, gold: bool = False) -> dict:
+    tuned_scores = _scores(tuned, 1.0, {"colon": {"n": 4, "exact_match": tuned}})
+    raw = _scores(tuned / 2, 1.0, {"colon": {"n": 4, "exact_match": tuned / 2}})
     m = {
         "n": 4,
+        "judged": "canonical",
         "base": _scores(base, 0.5, {"colon": {"n": 4, "exact_match": base}}),
-        "tuned": _scores(tuned, 1.0, {"colon": {"n": 4, "exact_match": tuned}}),
+        "tuned": tuned_scores,
+        "tuned_canonical": tuned_scores,
+        "tuned_on_base_rows": tuned_scores,
+        "tuned_raw": raw,
+        "misses": miss_summary([None], [REFERENCE], [TEXT], [False]),
         "gold": None,
         "params": {"base_prompt": "teacher", "tuned_prompt": "student"},
         "models": {"base": "b", "tuned": "t"},
@@ -79,15 +97,16 @@ ERRORS = [
 
 def test_markdown_report_tables_and_masking() -> None:
     md = render_markdown(_metrics(0.25, 0.75, gold=True), ERRORS, (True, "ok"), "chart.png")
-    assert "| exact match | 25.0% | 75.0% |" in md
-    assert "| valid JSON | 50.0% | 100.0% |" in md
+    assert "| exact match | 25.0% | 75.0% | 37.5% | 75.0% |" in md
+    assert "| valid JSON | 50.0% | 100.0% | 100.0% | 100.0% |" in md
     assert "| samples/s | 12.50 | 12.50 |" in md
-    assert "| colon | 4 | 25.0% | 75.0% |" in md
+    assert "| colon | 4 | 25.0% | 37.5% | 75.0% |" in md
+    assert "| invalid_json | 1 | 100.0% |" in md
     assert "| metric (vs gold) | teacher | base | tuned |" in md
     assert "| exact match | 90.0% | 10.0% | 80.0% |" in md
     assert "PASSED: ok" in md
     assert "![per-field accuracy](chart.png)" in md
-    assert "invalid JSON" in md
+    assert "(invalid)" in md
     # No phone or name in clear, whatever its formatting; a literal | does not break the table.
     for secret in ("23204753945", "0475", "段丽娟"):
         assert secret not in md
@@ -102,4 +121,4 @@ def test_html_report_escapes_and_masks() -> None:
     assert "&lt;b&gt;段**&lt;/b&gt; 232****3945" in page
     assert "<b>" not in page and "段丽娟" not in page
     assert "against gold" not in page  # no gold columns: no gold section
-    assert "<td>exact match</td><td>25.0%</td><td>75.0%</td>" in page
+    assert "<td>exact match</td><td>25.0%</td><td>75.0%</td><td>37.5%</td>" in page

@@ -23,7 +23,7 @@ def test_presets() -> None:
     assert (seeds.warmup_ratio, seeds.max_length, seeds.bf16) == (0.05, 2048, True)
     assert seeds.target_modules == "all-linear"
     demo = LoraParams.demo()
-    assert (demo.r, demo.alpha, demo.learning_rate, demo.lr_scheduler) == (16, 32, 3e-4, "cosine")
+    assert (demo.r, demo.alpha, demo.learning_rate, demo.lr_scheduler) == (16, 32, 1e-3, "cosine")
     assert demo.per_device_batch_size == 4
     assert LoraParams.for_profile("test") == LoraParams.test()
     with pytest.raises(ValueError, match="unknown profile"):
