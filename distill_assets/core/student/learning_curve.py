@@ -15,18 +15,21 @@ from distill_assets.core.common.artifacts import atomic_write_json
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.student.predict import read_answer, student_request
+from distill_assets.core.student.training_data import read_messages
+from distill_assets.core.teacher.answers import parse_prediction
 
 CURVE_FILE = "learning_curve.json"
 
 
-def curve_rows(dataset_dir: Path, n: int) -> tuple[list[str], list[dict[str, str]]]:
-    """The first `n` validation rows (texts, labels); the test split stays unseen."""
-    import pandas as pd
-
-    df = pd.read_parquet(Path(dataset_dir) / "dataset.parquet")
-    val = df[df["split"] == "val"].head(n)
-    labels = [{f: str(row[f]) for f in FIELDS} for _, row in val.iterrows()]
-    return val["text"].astype(str).tolist(), labels
+def curve_rows(dataset_dir: Path, n: int) -> tuple[str, list[str], list[dict[str, str]]]:
+    """(system prompt, texts, labels) of the first `n` validation examples, as trained on; the
+    test split stays unseen."""
+    rows = read_messages(Path(dataset_dir) / "val.messages.jsonl")[:n]
+    labels = [parse_prediction(answer) for _, _, answer in rows]
+    keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if lab is not None]
+    system = keep[0][0][0] if keep else ""
+    texts = [r[1] for r, _ in keep]
+    return system, texts, [{f: str(lab[f]) for f in FIELDS} for _, lab in keep]
 
 
 def exact_rates(outputs: list[str], texts: list[str], labels: list[dict[str, str]]) -> tuple:
@@ -50,7 +53,6 @@ def curve_steps(total_steps: int, points: int) -> list[int]:
 def make_curve_callback(
     tokenizer: Any,
     dataset_dir: Path,
-    system: str,
     rows: int,
     points: int,
     examples_per_step: int,
@@ -62,7 +64,7 @@ def make_curve_callback(
 
     from distill_assets.core.student.inference import TransformersBackend
 
-    texts, labels = curve_rows(dataset_dir, rows)
+    system, texts, labels = curve_rows(dataset_dir, rows)
 
     class CurveCallback(TrainerCallback):
         curve: list[dict[str, Any]] = []

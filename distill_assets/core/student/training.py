@@ -123,7 +123,7 @@ def train_lora(
         r=params.r,
         lora_alpha=params.alpha,
         lora_dropout=params.dropout,
-        target_modules=params.target_modules,
+        target_modules=_target_modules(model, params),
         bias="none",
         task_type="CAUSAL_LM",
         layers_to_transform=_top_layers(model, params.lora_layers),
@@ -205,6 +205,20 @@ def _lineage(
     }
 
 
+def _target_modules(model: Any, params: LoraParams) -> str | list[str]:
+    """peft takes layers_to_transform only with named modules: "all-linear" spelled out."""
+    import torch
+
+    if params.lora_layers is None or params.target_modules != "all-linear":
+        return params.target_modules
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and ".layers." in name
+    }
+    return sorted(names)
+
+
 def _top_layers(model: Any, n: int | None) -> list[int] | None:
     """Indices of the top `n` decoder layers (None: every layer)."""
     if n is None:
@@ -216,12 +230,9 @@ def _top_layers(model: Any, n: int | None) -> list[int] | None:
 def _curve_callback(tokenizer: Any, dataset_dir: Path, params: LoraParams, log: Logger) -> Any:
     if not params.curve_rows:
         return None
-    from distill_assets.core.dataset.folder import dataset_student_prompt
-
     return make_curve_callback(
         tokenizer,
         dataset_dir,
-        dataset_student_prompt(dataset_dir),
         params.curve_rows,
         params.curve_points,
         params.per_device_batch_size * params.gradient_accumulation,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from distill_assets.core.student.learning_curve import read_learning_curve
 from distill_assets.core.student.training import TrainingInterrupted, interrupt_after, train_lora
 from distill_assets.core.student.training_data import read_messages
 from distill_assets.core.student.training_log import loss_rows
@@ -75,6 +76,23 @@ def test_train_lora_lowers_loss_and_writes_artifacts(
     assert res.train_tokens > 0 and res.tokens_per_s > 0 and res.peak_memory_mb > 0
     assert res.params["r"] == FAST.r
     assert any("tokens/s=" in line for line in lines)
+    # The test preset asks for a learning curve: 2 points over the 6 steps, on 4 val rows.
+    curve = read_learning_curve(tmp_path / "run")
+    assert curve == res.learning_curve
+    assert [p["step"] for p in curve] == [3, 6]
+    assert [p["examples"] for p in curve] == [3 * FAST.per_device_batch_size, 24]
+    assert all(p["n"] >= 1 and 0.0 <= p["raw_exact_match"] <= p["exact_match"] <= 1 for p in curve)
+
+
+def test_lora_on_the_top_layers_only(tiny_model_dir: Path, tiny_messages_dir: Path, tmp_path):
+    params = replace(FAST, max_steps=1, lora_layers=1, curve_rows=None)
+    train_lora(tiny_model_dir, tiny_messages_dir, tmp_path / "run", params)
+    config = json.loads((tmp_path / "run" / "adapter" / "adapter_config.json").read_text())
+    from transformers import AutoConfig
+
+    layers = AutoConfig.from_pretrained(tiny_model_dir).num_hidden_layers
+    assert config["layers_to_transform"] == [layers - 1]
+    assert not (tmp_path / "run" / "learning_curve.json").exists()
 
 
 def test_resume_after_interrupt(
