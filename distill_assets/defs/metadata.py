@@ -92,7 +92,31 @@ def dataset_metadata(result: DatasetResult) -> dict[str, Any]:
 
 
 def adapter_metadata(result: TrainResult) -> dict[str, Any]:
-    return {
+    curve = result.learning_curve
+    headline = (
+        f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} over {result.steps} steps on "
+        f"{result.n_train} examples, {result.tokens_per_s:.0f} tokens/s"
+    )
+    if curve:
+        headline += f"; exact match on {curve[-1]['n']} val rows {_pct(curve[-1]['exact_match'])}%"
+    meta: dict[str, Any] = {"headline": headline}
+    if curve:
+        meta["curve_exact_pct"] = _pct(curve[-1]["exact_match"])
+        meta["learning_curve"] = Markdown(
+            md_table(
+                ["step", "examples", "exact (canonicalised)", "exact (raw)"],
+                [
+                    [
+                        p["step"],
+                        p["examples"],
+                        f"{_pct(p['exact_match'])}%",
+                        f"{_pct(p['raw_exact_match'])}%",
+                    ]
+                    for p in curve
+                ],
+            )
+        )
+    return meta | {
         "first_loss": float(result.first_loss),
         "last_loss": float(result.last_loss),
         "final_eval_loss": float(result.final_eval_loss),
@@ -107,7 +131,13 @@ def adapter_metadata(result: TrainResult) -> dict[str, Any]:
 
 
 def merged_metadata(merged: MergedModel) -> dict[str, Any]:
+    c = merged.comparison
     return {
+        "headline": (
+            f"merged == base+adapter: max |logit diff| "
+            f"{float(c.get('max_abs_logit_diff', float('nan'))):.2e}, "
+            f"greedy answers equal: {c.get('greedy_equal')}"
+        ),
         "comparison": merged.comparison,
         "fingerprint": merged.fingerprint,
         "merge": merged.merge.metadata(),
