@@ -168,8 +168,18 @@ class _Scan:
             span = self._address_without_region(spans)
             if span is not None:
                 spans.append(span)
+                span = self._skip_region_names(*span)
                 loc = clean_loc(self.text[span[0] : span[1]])
         return (province, city, district), loc, spans
+
+    def _skip_region_names(self, start: int, end: int) -> tuple[int, int]:
+        """ "详细地址：江苏省南京市鼓楼区中山路1号" restates the region: the street is the rest."""
+        inside = [b or not (start <= i < end) for i, b in enumerate(self.blocked)]
+        for s, e, _entries in find_mentions(self.text, inside):
+            if self.text[start:s].strip(WS + "-/"):
+                break
+            start = e
+        return start, end
 
     def _address_without_region(self, used: list[tuple[int, int]]) -> tuple[int, int] | None:
         """The text after an address label, else the first free segment that reads like a

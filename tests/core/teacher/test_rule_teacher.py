@@ -3,6 +3,7 @@ hold-out set (tests/fixtures/gazetteer_holdout.jsonl, written by hand, not by sy
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -354,3 +355,56 @@ def test_text_without_division_keeps_its_street(teacher: GazetteerTeacher) -> No
         "name": "赵六",
         "phone": "13600004444",
     }
+
+
+# Blocks copied from shop back-ends: one field per line, in any order, labelled or not.
+_DALIAN = ("辽宁省", "大连市", "中山区", "人民路5号", "张三", "13800001111")
+BLOCKS = [
+    pytest.param(
+        [
+            "收货人：张三",
+            "手机号码：13800001111",
+            "所在地区：辽宁省 大连市 中山区",
+            "详细地址：人民路5号",
+        ],
+        id="taobao-labelled",
+    ),
+    pytest.param(
+        [
+            "收货人: 张三",
+            "手机号码: 13800001111",
+            "所在地区: 辽宁省大连市",
+            "详细地址: 中山区人民路5号",
+        ],
+        id="district-on-the-street-line",
+    ),
+    pytest.param(
+        [
+            "收货人：张三",
+            "手机号码：13800001111",
+            "所在地区：辽宁省 大连市 中山区",
+            "详细地址：辽宁省大连市中山区人民路5号",
+        ],
+        id="street-line-restates-the-region",
+    ),  # fmt: skip
+    pytest.param(["张三", "13800001111", "辽宁省 大连市 中山区", "人民路5号"], id="bare-lines"),
+    pytest.param(
+        ["Name: 张三", "Phone: +86 138 0000 1111", "Address: 辽宁省大连市中山区人民路5号"],
+        id="english-labels",
+    ),
+    pytest.param(
+        ["Name: 张三", "Phone: 13800001111", "Address: 人民路5号, 中山区, 大连市, 辽宁省"],
+        id="english-address-smallest-first",
+    ),
+]
+
+
+@pytest.mark.parametrize("lines", BLOCKS)
+def test_blocks_keep_every_field_in_any_line_order(
+    teacher: GazetteerTeacher, lines: list[str]
+) -> None:
+    want = dict(zip(FIELDS, _DALIAN, strict=True))
+    for order in itertools.permutations(lines):
+        text = "\n".join(order)
+        label, status, detail = teacher.label_with_status(text)
+        assert (label, status) == (want, "ok"), f"{text!r}: {detail}"
