@@ -129,9 +129,12 @@ class _Sub:
     conflict: list[Mention]  # the strong mentions of the run, when they contradict each other
 
     @property
-    def key(self) -> tuple[int, int, int, int]:
+    def key(self) -> tuple[int, int, int, int, int]:
+        """More mentions, then provinces and full names, then depth ("香港九龙" is Hong Kong,
+        not the county 九龙县 of Sichuan)."""
+        n_strong = sum(_is_strong(m) for m in self.sub)
         n_full = sum(any(e.full for e in m[2]) for m in self.sub)
-        return (len(self.sub), n_full, _depth(self.readings), -self.sub[0][0])
+        return (len(self.sub), n_strong, n_full, _depth(self.readings), -self.sub[0][0])
 
 
 def _best_of_run(text: str, run: list[Mention]) -> _Sub | None:

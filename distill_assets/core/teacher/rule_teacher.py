@@ -259,7 +259,8 @@ def _unlabelled_name(
     if cur:
         chunks.append("".join(cur))
     cleaned = [clean_chunk(raw) for raw in chunks]
-    parts = re.split(f"[{WS}]+", loc)
+    # Words apart by spaces, or by a dash between words ("春熙路88号-王源"; not "37-5-2219").
+    parts = re.split(f"[{WS}]+|(?<=[^\\d{WS}])-(?=[^\\d{WS}])", loc)
     tail = clean_chunk(parts[-1]) if len(parts) > 1 else ""
     cut = loc[: loc.rfind(parts[-1])].rstrip(STRIP) if tail else loc
     # Surname-led names first; then any bare word (泽仁卓玛, 其其格 have no Han surname).
@@ -270,7 +271,7 @@ def _unlabelled_name(
         # "人民路25号 段丽娟": a name at the end of the address segment.
         if tail and looks(tail):
             return tail, cut
-    m = re.match(r"^(.*[号室楼座层栋户])([\u4e00-\u9fff]{2,4})$", loc)
+    m = re.match(r"^(.*[号室楼座层栋户])的?([\u4e00-\u9fff]{2,4})$", loc)
     if m and looks_like_name(m.group(2)):
         return m.group(2), m.group(1)
     return "", loc
