@@ -245,3 +245,28 @@ def test_label_refuses_to_overwrite_its_input(home, tmp_path, capsys):
     link.symlink_to(src)
     assert main(["label", "--input", str(src), "--output", str(link)]) == 1
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "encode"),
+    [
+        ("excel.csv", lambda: ("id,text\n" + "".join(
+            f'r{i},"{t}"\n' for i, t in enumerate(TEXTS))).encode("gbk")),
+        ("lines.txt", lambda: "\n".join(TEXTS).encode("utf-8")),
+        ("excel_unicode.txt", lambda: "\ufeffid\ttext\r\n".encode("utf-16-le") + "".join(
+            f"r{i}\t{t}\r\n" for i, t in enumerate(TEXTS)).encode("utf-16-le")),
+    ],
+)  # fmt: skip
+def test_label_reads_real_files(home, tmp_path, capsys, name, encode):
+    from distill_assets.core.teacher.label_files import label_file
+    from distill_assets.core.teacher.settings import TeacherSettings
+
+    src = tmp_path / name
+    src.write_bytes(encode())
+    out = tmp_path / "out.jsonl"
+    assert main(["label", "--input", str(src), "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert len(rows) == 3 and rows[0]["name"] == "段丽娟" and rows[1]["name"] == "慕容修远"
+    summary = label_file(src, tmp_path / "again.jsonl", TeacherSettings(kind="gazetteer"))
+    want = {"excel.csv": "gb18030", "lines.txt": "utf-8", "excel_unicode.txt": "utf-16"}[name]
+    assert summary["input_encoding"] == want
