@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from distill_assets.core.common.log import Logger
-from distill_assets.core.common.privacy import redact
+from distill_assets.core.common.privacy import redact, redact_clip
 from distill_assets.core.common.schema import FAILED_STATUSES, FIELDS, USABLE_STATUSES
 from distill_assets.core.teacher.settings import TeacherSettings
 
@@ -152,7 +152,9 @@ def check_failure_rate(result: LabelResult, settings: TeacherSettings, secret: s
     if led["failure_rate"] <= settings.max_failure_rate:
         return
     bad = [r for r in result.frame.to_dict("records") if r["status"] in FAILED_STATUSES][:3]
-    examples = "; ".join(f"id={r['id']}: {r['status']} {str(r['error'])[:160]}" for r in bad)
+    examples = "; ".join(
+        f"id={r['id']}: {r['status']} {redact_clip(str(r['error']), secret, 160)}" for r in bad
+    )
     msg = (
         f"teacher failure rate {led['failure_rate']:.3f} > max_failure_rate "
         f"{settings.max_failure_rate:.3f}: {led['failed']} of "
