@@ -34,7 +34,8 @@ def _teacher_options() -> list[tuple[str, type, bool, str]]:
         optional = isinstance(ann, types.UnionType) and type(None) in args
         base = next(a for a in args if a is not type(None)) if optional else ann
         default = "" if info.default is None else f" (default {info.default!r})"
-        opts.append((name, base, optional, f"{info.description or name}{default}"))
+        help_ = f"{info.description or name}{default}".replace("%", "%%")  # argparse formats help
+        opts.append((name, base, optional, help_))
     return opts
 
 

@@ -433,3 +433,22 @@ def test_blocks_keep_every_field_in_any_line_order(
         text = "\n".join(order)
         label, status, detail = teacher.label_with_status(text)
         assert (label, status) == (want, "ok"), f"{text!r}: {detail}"
+
+
+def test_llm_disagreement_is_measured_where_the_rule_teacher_has_an_answer() -> None:
+    """An LLM's guess on an ambiguous text is not a disagreement: there is no reference."""
+    import pandas as pd
+
+    from distill_assets.core.teacher.agreement import gazetteer_disagreement
+
+    good = "天津市河西区友谊路35号 王建华 13920456789"
+    amb = "朝阳区建国路88号 陈小春 13910001234"
+    rows = [
+        {"id": "a", "text": good, **dict(zip(FIELDS, ("天津市", "天津市", "河西区", "友谊路35号",
+                                                      "王建华", "13920456789"), strict=True))},
+        {"id": "b", "text": amb, **dict(zip(FIELDS, ("北京市", "北京市", "朝阳区", "建国路88号",
+                                                     "陈小春", "13910001234"), strict=True))},
+    ]  # fmt: skip
+    assert gazetteer_disagreement(pd.DataFrame(rows)) == 0.0
+    rows[0]["name"] = "王建"
+    assert gazetteer_disagreement(pd.DataFrame(rows)) == 1.0
