@@ -81,6 +81,16 @@ def _str_column(
     return out
 
 
+def input_suffix(path: str | os.PathLike[str]) -> str:
+    """The suffix a readable input file ends with (".csv", ".csv.gz", ...), "" for any other."""
+    name = Path(path).name.lower()
+    gz = name.endswith(".gz")
+    suffix = Path(name[:-3]).suffix if gz else Path(name).suffix
+    if gz:
+        return suffix + ".gz" if suffix in _TEXT_SUFFIXES else ""
+    return suffix if suffix in _TEXT_SUFFIXES + PARQUET_SUFFIXES else ""
+
+
 def input_kind(path: Path) -> tuple[str, bool]:
     """(format suffix, gzip-compressed) of a file name: "in.csv.gz" -> (".csv", True)."""
     name = path.name.lower()
@@ -272,5 +282,6 @@ __all__ = [
     "DEFAULT_MAX_TEXT_CHARS",
     "InputError",
     "file_fingerprint",
+    "input_suffix",
     "read_text_table",
 ]
