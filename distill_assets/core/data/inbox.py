@@ -9,9 +9,9 @@ from pathlib import Path
 from distill_assets.core.common.artifacts import sha256_file
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.data.dataset_versions import VersionError, list_specs, register_file
-from distill_assets.core.data.inputs import input_suffix
 
 INBOX_ENV = "DISTILL_INBOX"
+INBOX_SUFFIXES = frozenset({".jsonl", ".json", ".csv", ".parquet"})
 
 
 def inbox_dir(home: Path) -> Path:
@@ -27,7 +27,7 @@ def inbox_files(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and input_suffix(p)
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in INBOX_SUFFIXES
     )
 
 

@@ -234,19 +234,13 @@ def test_missing_file(tmp_path):
 
 
 def test_compressed_gbk_file_registers_and_reads_as_a_version(tmp_path):
-    """A dataset version keeps `.csv.gz` whole, so raw_addresses reads what was registered;
-    the inbox takes .txt and .gz files too."""
+    """A dataset version keeps `.csv.gz` whole, so raw_addresses reads what was registered."""
     from distill_assets.core.data.dataset_versions import register_file
-    from distill_assets.core.data.inbox import inbox_files
     from distill_assets.core.data.raw_batch import write_raw_batch
 
-    src = tmp_path / "inbox" / "orders.csv.gz"
-    src.parent.mkdir()
+    src = tmp_path / "orders.csv.gz"
     body = "text\n" + "".join(f'"{t}"\n' for t in CN_TEXTS)
     src.write_bytes(gzip.compress(body.encode("gb18030")))
-    (src.parent / "notes.txt").write_text(CN_TEXTS[0], encoding="utf-8")
-    (src.parent / "half.csv.part").write_text("x", encoding="utf-8")
-    assert [p.name for p in inbox_files(src.parent)] == ["notes.txt", "orders.csv.gz"]
     spec = register_file(tmp_path / "home", src)
     assert spec.path.endswith(".csv.gz")
     batch = write_raw_batch(tmp_path / "home", spec.key, tmp_path / "raw")
