@@ -193,6 +193,18 @@ def _apply_clues(
     return readings
 
 
+def _contradicting(best: _Sub, mentions: list[Mention], readings: list[Triple]) -> list[Mention]:
+    """The address and a province or city named elsewhere in the text that no reading of the
+    address fits ("上海市黄浦区… 北京市东城区…": two places, so no answer is safe)."""
+    used = {m[0] for m in best.sub}
+    for m in mentions:
+        if m[0] in used or not any(e.level in (P, C) and (e.full or e.level == P) for e in m[2]):
+            continue
+        if all(_level_in(m, r) < 0 for r in readings):
+            return [best.sub[0], m]
+    return []
+
+
 def _level_in(m: Mention, reading: Triple) -> int:
     """The level a mention has in a reading ("海南" is the province in 海南省/东方市)."""
     p, c, d = reading
@@ -220,8 +232,9 @@ def choose_region(
     last = max(best.sub, key=lambda m: (_level_in(m, readings[0]), m[0]))
     spans = [(m[0], m[1]) for m in best.sub]
     start = min(s for s, _ in spans)
-    if best.conflict:
-        names = " vs ".join(text[m[0] : m[1]] for m in best.conflict)
+    conflict = best.conflict or _contradicting(best, mentions, readings)
+    if conflict:
+        names = " vs ".join(text[m[0] : m[1]] for m in conflict)
         return RegionChoice(("", "", ""), "conflict", f"conflict: {names}", start, last[1], spans)
     if len(readings) > 1:
         p, c, d = (

@@ -452,3 +452,13 @@ def test_llm_disagreement_is_measured_where_the_rule_teacher_has_an_answer() -> 
     assert gazetteer_disagreement(pd.DataFrame(rows)) == 0.0
     rows[0]["name"] = "王建"
     assert gazetteer_disagreement(pd.DataFrame(rows)) == 1.0
+
+
+def test_two_places_in_one_text_are_a_conflict(teacher: GazetteerTeacher) -> None:
+    """A sender's and a receiver's address: no single answer is safe, so it is flagged."""
+    text = "寄件人：李四 上海市黄浦区南京东路1号 13900001111 收件人：张三 北京市东城区王府井大街1号"
+    _label, status, detail = teacher.label_with_status(text)
+    assert status == "conflict" and "上海市" in detail and "北京市" in detail
+    # a province named again elsewhere, consistently, is no conflict
+    again = "浙江省杭州市西湖区文三路90号 张三 浙江 13800001111"
+    assert teacher.label_with_status(again)[1] == "ok"
