@@ -140,3 +140,155 @@ def test_add_benchmark_registers_a_gold_file(home, tmp_path, capsys):
     pd.DataFrame({"text": TEXTS}).to_json(unlabelled, orient="records", lines=True)
     assert main(["add-benchmark", "other", "--from", str(unlabelled)]) == 1
     assert "six fields" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ issue 14: one teacher
+
+
+def test_label_options_are_the_teacher_settings_fields(home, tmp_path):
+    """Every TeacherSettings field the asset can set has an option, with the same default."""
+    from distill_assets.cli import build_parser
+    from distill_assets.cli.label import teacher_settings
+    from distill_assets.core.teacher.settings import TeacherSettings
+
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Answer with JSON only.", encoding="utf-8")
+    base = ["label", "--teacher", "openai", "--base-url", "http://x/v1", "--model", "m"]
+    base += ["--input", "i.jsonl", "--output", "o.jsonl"]
+    plain = teacher_settings(build_parser().parse_args(base))
+    defaults = TeacherSettings()
+    for name in ("max_tokens", "json_mode", "currency", "max_failure_rate", "temperature"):
+        assert getattr(plain, name) == getattr(defaults, name), name
+    args = build_parser().parse_args(
+        [*base, "--no-json-mode", "--temperature", "0.3", "--max-tokens", "99",
+         "--max-failure-rate", "0.5", "--budget-tokens", "1000", "--budget-cost", "2.5",
+         "--prompt-file", str(prompt)]
+    )  # fmt: skip
+    s = teacher_settings(args)
+    assert (s.json_mode, s.temperature, s.max_tokens) == (False, 0.3, 99)
+    assert (s.max_failure_rate, s.budget_tokens, s.budget_cost) == (0.5, 1000, 2.5)
+    assert s.system_prompt() == "Answer with JSON only."
+    assert s.identity()["prompt_hash"] != plain.identity()["prompt_hash"]
+
+
+def test_label_then_asset_pays_nothing_twice(home, tmp_path, capsys, monkeypatch):
+    """The CLI and the teacher_labels asset build the same settings: the same cache key."""
+    from distill_assets.core.data.dataset_versions import register_file
+    from distill_assets.defs.assets import raw_addresses, teacher_labels
+    from tests.defs.conftest import Env
+    from tests.fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-one-config")
+    src = tmp_path / "in.jsonl"
+    _write(src, "jsonl")
+    with FakeOpenAI() as fake:
+        args = ["label", "--teacher", "openai", "--base-url", fake.base_url]
+        args += ["--model", "fake-teacher", "--input", str(src), "--output", str(tmp_path / "o")]
+        assert main(args) == 0
+        last = capsys.readouterr().out.strip().splitlines()[-1]
+        assert LABEL_LINE.match(last) and last.endswith(f"requests={len(TEXTS)}"), last
+        asked = fake.requests
+        assert asked == len(TEXTS)
+
+        from distill_assets.defs.resources import TeacherResource
+
+        env = Env(home)
+        key = env.add(register_file(home, src, name="same-rows").key)
+        teacher = TeacherResource(kind="openai", base_url=fake.base_url, model="fake-teacher")
+        result = dg_materialize(env, [raw_addresses, teacher_labels], key, teacher)
+        assert result.success
+        assert fake.requests == asked  # zero new requests: every answer came from the cache
+        labels = pd.read_parquet(env.asset_dir(key, "teacher_labels") / "labels.parquet")
+        assert bool(labels["cached"].all()) and len(labels) == len(TEXTS)
+
+
+def dg_materialize(env, assets, key, teacher):
+    import dagster as dg
+
+    from distill_assets.defs.resources import DistillSettings
+
+    return dg.materialize(
+        assets,
+        partition_key=key,
+        instance=env.instance,
+        resources={"settings": DistillSettings(profile="test", home=str(env.home)),
+                   "teacher": teacher},
+    )  # fmt: skip
+
+
+def test_label_past_the_failure_threshold_writes_every_row(home, tmp_path, capsys, monkeypatch):
+    """17 of 20 answers not JSON (a small local model): exit 1, but the output has every row."""
+    from tests.fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-threshold")
+    texts = [f"天津市河西区友谊路{i}号 王明{i} 139{i:08d}" for i in range(20)]
+    src = tmp_path / "in.jsonl"
+    pd.DataFrame({"text": texts}).to_json(src, orient="records", lines=True, force_ascii=False)
+    out = tmp_path / "out.jsonl"
+    with FakeOpenAI() as fake:
+        for t in texts[:17]:
+            fake.text_faults[t] = ["malformed"] * 10
+        args = ["label", "--teacher", "openai", "--base-url", fake.base_url, "--model", "m"]
+        args += ["--input", str(src), "--output", str(out), "--max-attempts", "1"]
+        assert main(args) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    m = LABEL_LINE.match(lines[-1])
+    assert m and m.group(1) == "20" and m.group(3) == "17", lines[-1]
+    assert lines[-2] == "statuses: ok=3 invalid_json=17"
+    assert "failure rate" in captured.err
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert len(rows) == 20
+    assert [r["status"] for r in rows].count("invalid_json") == 17
+
+
+def test_label_reports_every_status(home, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    texts = [*TEXTS, "市中区经十路1号 张三 13800001111", "北京路88号 赵六 13600004444"]
+    pd.DataFrame({"text": texts}).to_json(src, orient="records", lines=True, force_ascii=False)
+    out = tmp_path / "out.jsonl"
+    assert main(["label", "--input", str(src), "--output", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2] == "statuses: ok=3 ambiguous=1 no_region=1"
+    assert LABEL_LINE.match(lines[-1]) and lines[-1].startswith("labelled 5: ok=3 ")
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert rows[3]["status"] == "ambiguous" and "济南市" in rows[3]["error"]
+    assert rows[4]["specific_location"] == "北京路88号"
+
+
+def test_label_refuses_to_overwrite_its_input(home, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    _write(src, "jsonl")
+    before = src.read_bytes()
+    assert main(["label", "--input", str(src), "--output", str(src)]) == 1
+    assert "is the input" in capsys.readouterr().err
+    assert src.read_bytes() == before
+    link = tmp_path / "same.jsonl"
+    link.symlink_to(src)
+    assert main(["label", "--input", str(src), "--output", str(link)]) == 1
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "encode"),
+    [
+        ("excel.csv", lambda: ("id,text\n" + "".join(
+            f'r{i},"{t}"\n' for i, t in enumerate(TEXTS))).encode("gbk")),
+        ("lines.txt", lambda: "\n".join(TEXTS).encode("utf-8")),
+        ("excel_unicode.txt", lambda: "\ufeffid\ttext\r\n".encode("utf-16-le") + "".join(
+            f"r{i}\t{t}\r\n" for i, t in enumerate(TEXTS)).encode("utf-16-le")),
+    ],
+)  # fmt: skip
+def test_label_reads_real_files(home, tmp_path, capsys, name, encode):
+    from distill_assets.core.teacher.label_files import label_file
+    from distill_assets.core.teacher.settings import TeacherSettings
+
+    src = tmp_path / name
+    src.write_bytes(encode())
+    out = tmp_path / "out.jsonl"
+    assert main(["label", "--input", str(src), "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert len(rows) == 3 and rows[0]["name"] == "段丽娟" and rows[1]["name"] == "慕容修远"
+    summary = label_file(src, tmp_path / "again.jsonl", TeacherSettings(kind="gazetteer"))
+    want = {"excel.csv": "gb18030", "lines.txt": "utf-8", "excel_unicode.txt": "utf-16"}[name]
+    assert summary["input_encoding"] == want

@@ -87,6 +87,9 @@ def dataset_metadata(result: DatasetResult) -> dict[str, Any]:
         "test_rows": int(c.get("test", 0)),
         "drop_rate": float(result.drop_rate),
         "drop_reasons": result.drop_reasons,
+        "review_rows": int(sum(result.review_counts.values())),
+        "review_file": "review.csv and review.parquet in the dataset folder: "
+        + (", ".join(f"{k}={v}" for k, v in sorted(result.review_counts.items())) or "none"),
         "data_card": Markdown((result.out_dir / "data_card.md").read_text("utf-8")),
     }
 

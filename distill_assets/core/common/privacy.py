@@ -41,15 +41,28 @@ def mask_text(text: str, names: list[str] | tuple[str, ...] = ()) -> str:
     return out
 
 
-def redact(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` replaced by "***" (short secrets are left).
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
 
-    Redact before cutting a text short: a cut can leave a prefix of the key that no longer
-    matches it.
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` replaced by "***" (short secrets are left), and
+    every URL in it masked as `mask_url` does (credentials, secret-looking query values).
+
+    Redact before cutting a text short (`redact_clip`): a cut can leave a prefix of the key
+    that no longer matches it.
     """
-    if not text or not secret or len(secret) < 4:
+    if not text:
         return text
-    return text.replace(secret, "***")
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    if "://" in text:
+        text = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    return text
+
+
+def redact_clip(text: str, secret: str | None, limit: int) -> str:
+    """`redact`, then at most `limit` characters: the order that leaves no part of a key."""
+    return redact(text, secret)[:limit]
 
 
 def mask_url(url: str) -> str:

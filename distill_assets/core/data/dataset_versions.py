@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from distill_assets.core.common.artifacts import atomic_write_json, sha256_file
+from distill_assets.core.data.inputs import input_suffix
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -102,7 +103,7 @@ def register_file(home: Path, src: Path, name: str = "") -> VersionSpec:
         return load_spec(home, key)
     files = versions_dir(home) / "files"
     files.mkdir(parents=True, exist_ok=True)
-    dest = files / f"{key}{''.join(src.suffixes[-1:]).lower()}"
+    dest = files / f"{key}{input_suffix(src) or src.suffix.lower()}"  # keeps .csv.gz whole
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.copyfile(src, tmp)
     if sha256_file(tmp) != digest:

@@ -1,6 +1,10 @@
-"""Parsing user files line by line (jsonl/json, csv) or by Arrow (parquet): every bad row is an
-`InputError` naming the file and the row (1-based physical line for jsonl/csv, 1-based row for
-parquet and JSON arrays)."""
+"""Parsing user files line by line (jsonl/json, csv, txt) or by Arrow (parquet): every bad row
+is an `InputError` naming the file and the row (1-based physical line for jsonl/csv/txt, 1-based
+row for parquet and JSON arrays).
+
+Text files are UTF-8 on the fast path; a file that is not (Excel in China writes GBK/GB18030
+CSV, its "Unicode text" is UTF-16 with a BOM) is decoded whole with the encoding that
+charset-normalizer detects, and the encoding is recorded."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +23,13 @@ import pyarrow.parquet as pq
 from distill_assets.core.common.schema import FIELDS, GOLD_COLUMNS
 
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
-CSV_SUFFIXES = (".csv",)
+CSV_SUFFIXES = (".csv", ".tsv")
+TXT_SUFFIXES = (".txt",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Where a text table made by a person in China comes from: UTF-8, GBK/GB18030 (Excel's CSV),
+# Big5, UTF-16/32 (Excel's "Unicode text"). Detection is restricted to these because on short
+# texts charset-normalizer otherwise prefers cp949 or big5hkscs for GBK bytes.
+_CANDIDATE_ENCODINGS = ["utf_8", "gb18030", "big5", "utf_16", "utf_32"]
 _BINARY_MAGIC = {
     b"PK\x03\x04": "a zip archive (xlsx/docx/zip)",
     b"\x1f\x8b": "gzip-compressed data",
@@ -40,6 +50,10 @@ def wanted_columns(names: Any) -> list[str]:
     under the plain field name (a labelled file, e.g. `distill label` output or a benchmark)."""
     have = set(names)
     return [k for k in ("id", "text", "style", *GOLD_COLUMNS, *FIELDS) if k in have]
+
+
+class NotUtf8Error(InputError):
+    """A line that is not UTF-8: the caller decodes the whole file with a detected encoding."""
 
 
 def where(path: Path, row: int | None = None, unit: str = "line") -> str:
@@ -65,8 +79,34 @@ def sniff_binary(path: Path, head: bytes) -> None:
     for magic, what in _BINARY_MAGIC.items():
         if head.startswith(magic):
             raise InputError(f"{path}: binary data ({what}), expected UTF-8 text")
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InputError(f"{path}: encoded as UTF-16, expected UTF-8; re-save it as UTF-8")
+
+
+def has_utf16_bom(head: bytes) -> bool:
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+def decode_text(path: Path, data: bytes) -> tuple[str, str]:
+    """(text, encoding) of a whole text file: a BOM first, then UTF-8, then what
+    charset-normalizer detects among the encodings Chinese text tables come in."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if has_utf16_bom(data):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_CANDIDATE_ENCODINGS).best()
+    if best is None or best.encoding == "utf_8":
+        raise InputError(
+            f"{path}: not UTF-8, and no encoding of {', '.join(_CANDIDATE_ENCODINGS)} reads it "
+            f"(it looks like {guess_encoding(data[:4096])}); re-save the file as UTF-8"
+        )
+    # GBK and GB2312 are subsets of GB18030: decoding with the superset loses nothing.
+    encoding = "gb18030" if best.encoding in ("gbk", "gb2312", "gb18030") else best.encoding
+    return data.decode(encoding), encoding
 
 
 def iter_lines(
@@ -94,7 +134,7 @@ def iter_lines(
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             enc = guess_encoding(raw)
-            raise InputError(
+            raise NotUtf8Error(
                 f"{where(path, lineno)}: not valid UTF-8 (byte {exc.start}); "
                 f"it looks like {enc}. Re-save the file as UTF-8."
             ) from None
@@ -145,12 +185,36 @@ def read_json_array(path: Path, doc: str) -> tuple[list[dict[str, Any]], list[in
     return items, list(range(1, len(items) + 1)), "item"
 
 
-def read_csv(
+def read_txt(
     path: Path, fh: io.BufferedReader, max_line_bytes: int, hasher: Any
+) -> tuple[list[dict[str, Any]], list[int], str]:
+    """One text per line (blank lines skipped). A first line that is a header naming `text`
+    makes it a tab-separated table instead (Excel's "Unicode text" export)."""
+    first = fh.peek(max_line_bytes).split(b"\n", 1)[0].decode("utf-8", "replace")
+    header = [h.strip().lstrip("\ufeff") for h in first.split("\t")]
+    if "text" in header:
+        return read_csv(path, fh, max_line_bytes, hasher, delimiter="\t")
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    for lineno, line in iter_lines(path, fh, max_line_bytes, hasher):
+        text = _LINE_END.sub("", line)
+        if text.strip():
+            records.append({"text": text})
+            rows.append(lineno)
+    return records, rows, "line"
+
+
+_LINE_END = re.compile(r"[\r\n]+$")
+
+
+def read_csv(
+    path: Path, fh: io.BufferedReader, max_line_bytes: int, hasher: Any, delimiter: str = ""
 ) -> tuple[list[dict[str, Any]], list[int], str]:
     csv.field_size_limit(max(max_line_bytes, 131072))
     lines = iter_lines(path, fh, max_line_bytes, hasher)
-    reader = csv.reader((t for _, t in lines), strict=True)
+    if not delimiter:
+        delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    reader = csv.reader((t for _, t in lines), strict=True, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

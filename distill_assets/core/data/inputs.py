@@ -1,4 +1,5 @@
-"""Reading user text tables (jsonl/json, csv, parquet) into the `raw_addresses` frame.
+"""Reading user text tables (jsonl/json, csv, txt, parquet; jsonl/csv/txt also gzip-compressed
+as `.gz`; UTF-8, GBK/GB18030, Big5 or UTF-16) into the `raw_addresses` frame.
 
 Bad input fails loudly with an `InputError` that names the file and the row (data/input_formats.py
 parses). Policy for rows whose `text` is null or empty after stripping: an error by default
@@ -9,7 +10,9 @@ parses). Policy for rows whose `text` is null or empty after stripping: an error
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -25,14 +28,29 @@ from distill_assets.core.data.input_formats import (
     CSV_SUFFIXES,
     JSON_SUFFIXES,
     PARQUET_SUFFIXES,
+    TXT_SUFFIXES,
     InputError,
+    NotUtf8Error,
+    decode_text,
+    has_utf16_bom,
     read_csv,
     read_jsonl,
     read_parquet,
+    read_txt,
     records_to_columns,
     sniff_binary,
     where,
 )
+
+_TEXT_SUFFIXES = JSON_SUFFIXES + CSV_SUFFIXES + TXT_SUFFIXES
+
+
+def _parser(suffix: str) -> Any:
+    """The line parser of a text format (looked up per call: tests wrap them)."""
+    if suffix in CSV_SUFFIXES:
+        return read_csv
+    return read_txt if suffix in TXT_SUFFIXES else read_jsonl
+
 
 DEFAULT_MAX_TEXT_CHARS = 100_000
 # Bytes kept of a line beyond which it is rejected unread: a JSON-escaped char takes at most 6
@@ -63,6 +81,29 @@ def _str_column(
     return out
 
 
+def input_suffix(path: str | os.PathLike[str]) -> str:
+    """The suffix a readable input file ends with (".csv", ".csv.gz", ...), "" for any other."""
+    name = Path(path).name.lower()
+    gz = name.endswith(".gz")
+    suffix = Path(name[:-3]).suffix if gz else Path(name).suffix
+    if gz:
+        return suffix + ".gz" if suffix in _TEXT_SUFFIXES else ""
+    return suffix if suffix in _TEXT_SUFFIXES + PARQUET_SUFFIXES else ""
+
+
+def input_kind(path: Path) -> tuple[str, bool]:
+    """(format suffix, gzip-compressed) of a file name: "in.csv.gz" -> (".csv", True)."""
+    name = path.name.lower()
+    gz = name.endswith(".gz")
+    suffix = Path(name[:-3]).suffix if gz else path.suffix.lower()
+    if suffix not in _TEXT_SUFFIXES + PARQUET_SUFFIXES or (gz and suffix in PARQUET_SUFFIXES):
+        raise InputError(
+            f"{path}: unsupported file type {suffix or name!r} (use .jsonl, .json, .csv, .txt, "
+            f"their .gz, or .parquet)"
+        )
+    return suffix, gz
+
+
 def read_text_table(
     path: str | os.PathLike[str],
     *,
@@ -70,49 +111,69 @@ def read_text_table(
     empty_text: Literal["error", "drop"] = "error",
     log: Logger = null_log,
 ) -> pd.DataFrame:
-    """Read a jsonl/json/csv/parquet file with a `text` column into id/text/source/style(+gold_*).
-
-    `df.attrs["input"]` holds the file's fingerprint (sha256, bytes, rows) and counts.
-    """
+    """Read a jsonl/json/csv/txt/parquet file with a `text` column into
+    id/text/source/style(+gold_*). `df.attrs["input"]` holds the file's fingerprint (sha256,
+    bytes, rows), its encoding and compression, and counts."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix not in JSON_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES:
-        raise InputError(
-            f"{path}: unsupported file type {suffix!r} (use .jsonl, .json, .csv or .parquet)"
-        )
+    suffix, gz = input_kind(path)
     before = _stat_key(path)
     if before[0] == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     max_line_bytes = max_text_chars * 6 + _LINE_OVERHEAD_BYTES
-    hasher = hashlib.sha256()
-    unit = "line"
+    unit, encoding = "line", "utf-8"
     if suffix in PARQUET_SUFFIXES:
-        digest = sha256_file(path)
+        digest, encoding = sha256_file(path), ""
         cols, unit = read_parquet(path)
     else:
-        with open(path, "rb") as fh:
-            sniff_binary(path, fh.peek(64)[:64])
-            if suffix in CSV_SUFFIXES:
-                records, rows, unit = read_csv(path, fh, max_line_bytes, hasher)
-            else:
-                records, rows, unit = read_jsonl(path, fh, max_line_bytes, hasher)
+        parse = _parser(suffix)
+        records, rows, unit, encoding, digest = _read_text_file(path, gz, parse, max_line_bytes)
         cols = records_to_columns(path, records, rows, unit)
         del records
-        digest = hasher.hexdigest()
     _check_unchanged(path, before)
     frame = _build_frame(path, cols, unit, max_text_chars, empty_text, log)
     frame.attrs["input"] = {
         "path": str(path),
         "sha256": digest,
         "bytes": before[0],
+        "encoding": encoding,
+        "compression": "gzip" if gz else "",
         "rows": int(len(cols["__row__"])),
         "kept_rows": int(len(frame)),
         "dropped_empty_text": int(len(cols["__row__"]) - len(frame)),
     }
-    log(f"read {len(frame)} rows from {path.name} (sha256 {digest[:12]})")
+    how = f", {encoding}" if encoding not in ("", "utf-8") else ""
+    log(f"read {len(frame)} rows from {path.name} (sha256 {digest[:12]}{how})")
     return frame
+
+
+def _read_text_file(path: Path, gz: bool, parse: Any, max_line_bytes: int):  # noqa: ANN202
+    """(records, rows, unit, encoding, sha256 of the file): UTF-8 streamed line by line; a
+    compressed or non-UTF-8 file decoded whole (charset-normalizer picks the encoding)."""
+    with open(path, "rb") as fh:
+        head = fh.peek(64)[:64]
+        if not gz and not has_utf16_bom(head):
+            sniff_binary(path, head)
+            hasher = hashlib.sha256()
+            try:
+                return (*parse(path, fh, max_line_bytes, hasher), "utf-8", hasher.hexdigest())
+            except NotUtf8Error:
+                pass  # not UTF-8 after all: detect the encoding of the whole file below
+    if gz:
+        try:
+            with gzip.open(path, "rb") as zf:
+                data = zf.read()
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: not readable gzip data ({exc})") from None
+        if not has_utf16_bom(data[:4]):
+            sniff_binary(path, data[:64])
+    else:
+        data = path.read_bytes()
+    text, encoding = decode_text(path, data)
+    utf8 = io.BufferedReader(io.BytesIO(text.encode("utf-8")))
+    records, rows, unit = parse(path, utf8, max_line_bytes, hashlib.sha256())
+    return records, rows, unit, encoding, sha256_file(path)
 
 
 def _check_unchanged(path: Path, before: tuple[int, int, int]) -> None:
@@ -222,5 +283,6 @@ __all__ = [
     "DEFAULT_MAX_TEXT_CHARS",
     "InputError",
     "file_fingerprint",
+    "input_suffix",
     "read_text_table",
 ]

@@ -1,8 +1,11 @@
 """Teacher labels -> the training dataset: validate, normalise, ground, de-duplicate, split.
 
 Every dropped row is counted under exactly one reason (the first rule it fails, in the order of
-DROP_REASONS). The split is by connected groups of near-duplicates (dataset/split.py), so no
-near-duplicate crosses train/val/test.
+DROP_REASONS). Rows the teacher could not settle (REVIEW_STATUSES: ambiguous, conflict,
+no_region) are dropped under their status and written to the review file beside the dataset
+(review.parquet and review.csv) with the teacher's partial answer and its candidates.
+The split is by connected groups of near-duplicates (dataset/split.py), so no near-duplicate
+crosses train/val/test.
 
 The dataset's `text` is the *normalised* text (common/normalize.py); whatever runs the student
 on new text applies the same normalisation first.
@@ -36,12 +39,26 @@ from distill_assets.core.common.compare import gold_agreement, normalize_field
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.normalize import normalize_array, normalize_text
 from distill_assets.core.common.prompts import student_prompt
-from distill_assets.core.common.schema import FIELDS, GOLD_COLUMNS, REGION_FIELDS, USABLE_STATUSES
-from distill_assets.core.dataset.folder import dataset_lineage, json_safe, write_dataset_folder
+from distill_assets.core.common.schema import (
+    FIELDS,
+    GOLD_COLUMNS,
+    REGION_FIELDS,
+    REVIEW_STATUSES,
+    USABLE_STATUSES,
+)
+from distill_assets.core.dataset.folder import (
+    dataset_lineage,
+    json_safe,
+    review_frame,
+    write_dataset_folder,
+)
 from distill_assets.core.dataset.split import SPLITS, LeakError, assert_no_leak, assign_splits
 
 DROP_REASONS: tuple[str, ...] = (
     "missing_label",
+    "ambiguous",  # the review statuses, each its own reason (review file)
+    "conflict",
+    "no_region",
     "teacher_failed",
     "invalid_schema",
     "empty_text",
@@ -90,6 +107,7 @@ class DatasetResult:
     dataset_sha256: str = ""  # over `files` (manifest.json excluded)
     params: dict[str, Any] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)
+    review_counts: dict[str, int] = field(default_factory=dict)  # status -> rows in the review file
 
     def manifest(self) -> dict[str, Any]:
         """The JSON-safe summary written to manifest.json (also usable as Dagster metadata)."""
@@ -97,6 +115,7 @@ class DatasetResult:
             "asset": "training_dataset",
             "counts": self.counts,
             "drop_reasons": self.drop_reasons,
+            "review": {"rows": sum(self.review_counts.values()), "statuses": self.review_counts},
             "drop_rate": self.drop_rate,
             "teacher_vs_gold": self.teacher_vs_gold,
             "field_coverage": self.field_coverage,
@@ -163,7 +182,9 @@ def build_training_dataset(
     for r, n in result.drop_reasons.items():
         log(f"dropped {n} rows: {r}")
     system = student_prompt(params.student_prompt)
-    write_dataset_folder(table, split_np, result, system, params.card_examples, log)
+    review = review_frame(rows.df, rows.reason)
+    result.review_counts = {str(k): int(v) for k, v in review["status"].value_counts().items()}
+    write_dataset_folder(table, split_np, result, system, params.card_examples, log, review=review)
     c = result.counts
     log(
         f"dataset {out_dir}: kept {c['kept']}/{c['input']} "
@@ -300,6 +321,7 @@ def _join(
             left[c] = ""
         left[c] = left[c].fillna("").astype(str)
     lab_cols = ["id", "status", *FIELDS] + (["text"] if "text" in labels.columns else [])
+    lab_cols += ["error"] if "error" in labels.columns else []
     right: pd.DataFrame = labels.loc[:, lab_cols].copy()
     right.columns = ["label_text" if c == "text" else c for c in right.columns]
     right["id"] = right["id"].astype(str)
@@ -322,6 +344,9 @@ def _join(
     reason = np.full(len(df), "", dtype=object)
     reason[~matched] = "missing_label"
     df["status"] = df["status"].fillna("").astype(str)
+    status = df["status"].to_numpy(dtype=object)
+    for st in sorted(REVIEW_STATUSES):
+        reason[(reason == "") & (status == st)] = st
     reason[(reason == "") & ~df["status"].isin(sorted(USABLE_STATUSES)).to_numpy()] = (
         "teacher_failed"
     )

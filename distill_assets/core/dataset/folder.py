@@ -1,7 +1,9 @@
 """The training_dataset folder: what it holds, how it is written, how it is read back.
 
 Files: `{train,val,test}.{alpaca,messages}.jsonl`, `dataset.parquet` (every kept row with its
-split), `data_card.md` and `manifest.json` (counts, drop reasons, hashes, parameters).
+split), `data_card.md`, `manifest.json` (counts, drop reasons, hashes, parameters) and the
+review file `review.parquet` / `review.csv` (rows the teacher could not settle; the CSV in
+UTF-8 with a BOM so that Excel opens it as written).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow.parquet as pq
 
 from distill_assets.core.common.artifacts import (
     atomic_dir,
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     package_versions,
@@ -27,7 +30,7 @@ from distill_assets.core.common.artifacts import (
 from distill_assets.core.common.columns import frame_sha256
 from distill_assets.core.common.log import Logger
 from distill_assets.core.common.prompts import prompt_hash, student_prompt
-from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.common.schema import FIELDS, REVIEW_STATUSES
 from distill_assets.core.dataset.formats import (
     alpaca_array,
     json_quote_array,
@@ -45,8 +48,11 @@ DATASET_FILES: tuple[str, ...] = (
     *(f"{s}.messages.jsonl" for s in SPLITS),
     "dataset.parquet",
     "data_card.md",
+    "review.parquet",
+    "review.csv",
 )
 MANIFEST = "manifest.json"
+REVIEW_COLUMNS: tuple[str, ...] = ("id", "text", "status", *FIELDS, "detail")
 _WRITE_CHUNK = 20_000
 
 
@@ -57,6 +63,8 @@ def write_dataset_folder(
     system: str,
     card_examples: int,
     log: Logger,
+    *,
+    review: pd.DataFrame | None = None,
 ) -> None:
     """Every file of the folder at `result.out_dir`, whole or not at all; fills result.files."""
     from distill_assets.core.dataset.datacard import data_card_markdown
@@ -75,6 +83,9 @@ def write_dataset_folder(
             write_string_array(tmp / f"{s}.alpaca.jsonl", lines(alpaca_array, idx))
             write_string_array(tmp / f"{s}.messages.jsonl", lines(messages_array, idx))
         pq.write_table(table, tmp / "dataset.parquet")
+        if review is None:
+            review = pd.DataFrame({c: pd.Series(dtype=str) for c in REVIEW_COLUMNS})
+        write_review(tmp, review, log)
         ex_idx = np.flatnonzero(split == "train")[:card_examples]
         examples = table.take(pa.array(ex_idx)).to_pandas()
         atomic_write_text(tmp / "data_card.md", data_card_markdown(result, examples))
@@ -85,6 +96,31 @@ def write_dataset_folder(
         )
         atomic_write_json(tmp / MANIFEST, result.manifest())
     log(f"wrote {len(DATASET_FILES) + 1} files, dataset sha256 {result.dataset_sha256[:12]}")
+
+
+def review_frame(df: pd.DataFrame, reason: np.ndarray) -> pd.DataFrame:
+    """The rows a person (or the LLM teacher) must settle: raw text, the teacher's partial
+    answer as given, the status and its detail (e.g. the candidates of an ambiguous name)."""
+    sel = df.loc[np.isin(reason, sorted(REVIEW_STATUSES))].reset_index(drop=True)
+    if "error" not in sel.columns:
+        sel = sel.assign(error="")
+    source = {**{c: c for c in REVIEW_COLUMNS}, "detail": "error"}
+    return pd.DataFrame(
+        {c: [v if isinstance(v, str) else "" for v in sel[source[c]].tolist()] for c in source}
+    ).loc[:, list(REVIEW_COLUMNS)]
+
+
+def write_review(folder: Path, review: pd.DataFrame, log: Logger) -> None:
+    """review.parquet and review.csv (always both, empty with a header when nothing to review)."""
+    review.to_parquet(folder / "review.parquet", index=False)
+    atomic_write_bytes(folder / "review.csv", review.to_csv(index=False).encode("utf-8-sig"))
+    if len(review):
+        log(f"review: {len(review)} rows to settle in {folder.name}/review.csv")
+
+
+def read_review(dataset_dir: str | Path) -> pd.DataFrame:
+    """review.parquet of a training_dataset folder."""
+    return pd.read_parquet(Path(dataset_dir) / "review.parquet")
 
 
 def read_dataset(dataset_dir: str | Path) -> pd.DataFrame:

@@ -11,26 +11,6 @@ from collections.abc import Sequence
 
 from distill_assets.core.regions.tables import MUNICIPALITIES, C, D, Entry, P, data_order, lookup
 
-# Preferred reading of a few district names shared by several cities (as cpca's default map).
-_PREFERRED_CITY = {
-    "南关区": "长春市",
-    "南山区": "深圳市",
-    "宝山区": "上海市",
-    "普陀区": "上海市",
-    "朝阳区": "北京市",
-    "河东区": "天津市",
-    "白云区": "广州市",
-    "西湖区": "杭州市",
-    "铁西区": "沈阳市",
-    "鼓楼区": "南京市",
-    "和平区": "天津市",
-    "城关区": "拉萨市",
-    "新华区": "石家庄市",
-    "长安区": "西安市",
-    "通州区": "北京市",
-    "江北区": "重庆市",
-}
-
 
 def _merge(entries: Sequence[Entry]) -> tuple[str, str, str] | None:
     """The division all `entries` agree on, or None when they contradict each other."""
@@ -45,26 +25,33 @@ def _merge(entries: Sequence[Entry]) -> tuple[str, str, str] | None:
     return p, c, d
 
 
-def _rank(triple: tuple[str, str, str]) -> tuple[int, int, int]:
-    """Tie-break between equally supported readings: deeper, preferred city, data order."""
-    p, c, d = triple
-    depth = 2 if d else (1 if c else 0)
-    preferred = 0 if (d and _PREFERRED_CITY.get(d) == c) or p in MUNICIPALITIES else 1
-    return (-depth, preferred, data_order(triple))
+def _refines(a: tuple[str, str, str], b: tuple[str, str, str]) -> bool:
+    """True when `a` names everything `b` names and more (a deeper reading of the same place)."""
+    return a != b and all(not y or x == y for x, y in zip(a, b, strict=True))
 
 
-def resolve_mentions(options: Sequence[Sequence[Entry]]) -> tuple[str, str, str] | None:
-    """Best consistent reading of a sequence of mentions (levels strictly increasing)."""
-    found: dict[tuple[str, str, str], None] = {}
+def mention_readings(options: Sequence[Sequence[Entry]]) -> list[tuple[str, str, str]]:
+    """Every consistent reading of a sequence of mentions (levels strictly increasing), in
+    data order; [] when the mentions contradict each other.
+
+    Readings that use more official full names win over short forms; a reading that another
+    one refines is dropped ("吉林" province vs 吉林市). More than one left means ambiguous: no
+    preference table decides, the caller reports the candidates.
+    """
+    found: dict[tuple[str, str, str], int] = {}
     for combo in itertools.product(*options):
         if any(a.level >= b.level for a, b in itertools.pairwise(combo)):
             continue
         merged = _merge(combo)
         if merged is not None:
-            found[merged] = None
+            n_full = sum(e.full for e in combo)
+            found[merged] = max(found.get(merged, -1), n_full)
     if not found:
-        return None
-    return min(found, key=_rank)
+        return []
+    top = max(found.values())
+    best = [t for t, n in found.items() if n == top]
+    kept = [t for t in best if not any(_refines(o, t) for o in best)]
+    return sorted(kept, key=data_order)
 
 
 def region_readings(province: str, city: str, district: str) -> list[tuple[str, str, str]] | None:

@@ -9,9 +9,16 @@ from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
 
 def gazetteer_disagreement(labels: pd.DataFrame) -> float:
-    """Share of rows where any normalised field differs from the rule teacher's label."""
+    """Share of rows where any normalised field differs from the rule teacher's label, over the
+    rows the rule teacher settles (an ambiguous or region-less text has no reference answer)."""
     teacher = GazetteerTeacher()
-    ref = pd.DataFrame(
-        [{"id": i, **teacher.label(t)} for i, t in zip(labels["id"], labels["text"], strict=True)]
-    )
-    return disagreement_rate(labels, ref)
+    ref_rows = []
+    for i, t in zip(labels["id"], labels["text"], strict=True):
+        label, status, _detail = teacher.label_with_status(t)
+        if status == "ok":
+            ref_rows.append({"id": i, **label})
+    if not ref_rows:
+        return 0.0
+    ref = pd.DataFrame(ref_rows)
+    kept = labels.loc[labels["id"].astype(str).isin(ref["id"].astype(str)).to_numpy()]
+    return disagreement_rate(kept, ref)

@@ -15,7 +15,7 @@ from typing import Any
 from distill_assets.core.common.artifacts import sha256_text
 from distill_assets.core.common.log import Logger
 from distill_assets.core.common.privacy import redact
-from distill_assets.core.common.prompts import prompt_hash, teacher_prompt
+from distill_assets.core.common.prompts import prompt_hash
 from distill_assets.core.common.schema import USABLE_STATUSES
 from distill_assets.core.teacher.answers import parse_teacher_answer
 from distill_assets.core.teacher.budget import TokenBudget
@@ -172,7 +172,7 @@ async def label_with_api(
     log: Logger,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(label rows in input order, ledger extras) for a batch, asking only what is not cached."""
-    system = teacher_prompt()
+    system = settings.system_prompt()
     params = settings.generation_params()
     keys = [
         cache_key(settings.base_url, settings.model, sha256_text(system), params, t) for t in texts

@@ -11,11 +11,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from distill_assets.core.common.log import Logger
-from distill_assets.core.common.privacy import redact
-from distill_assets.core.common.schema import FAILED_STATUSES, FIELDS, USABLE_STATUSES
+from distill_assets.core.common.privacy import redact, redact_clip
+from distill_assets.core.common.schema import FAILED_STATUSES, FIELDS
 from distill_assets.core.teacher.settings import TeacherSettings
 
 LABEL_COLUMNS: tuple[str, ...] = (
@@ -49,10 +50,13 @@ class LabelResult:
 
 
 def failure_rate(labels: pd.DataFrame) -> float:
-    """Share of rows without a usable label."""
-    if len(labels) == 0:
+    """Share of attempted rows (budget skips excluded) the teacher failed (FAILED_STATUSES), as
+    the ledger counts it: a review status (ambiguous, ...) is an answer, not a failure."""
+    status = labels["status"].astype(str).to_numpy(dtype=object)
+    attempted = int(np.count_nonzero(status != "skipped_budget"))
+    if attempted == 0:
         return 0.0
-    return float(1.0 - labels["status"].isin(sorted(USABLE_STATUSES)).to_numpy().mean())
+    return float(np.isin(status, sorted(FAILED_STATUSES)).sum() / attempted)
 
 
 def label_row(
@@ -152,7 +156,9 @@ def check_failure_rate(result: LabelResult, settings: TeacherSettings, secret: s
     if led["failure_rate"] <= settings.max_failure_rate:
         return
     bad = [r for r in result.frame.to_dict("records") if r["status"] in FAILED_STATUSES][:3]
-    examples = "; ".join(f"id={r['id']}: {r['status']} {str(r['error'])[:160]}" for r in bad)
+    examples = "; ".join(
+        f"id={r['id']}: {r['status']} {redact_clip(str(r['error']), secret, 160)}" for r in bad
+    )
     msg = (
         f"teacher failure rate {led['failure_rate']:.3f} > max_failure_rate "
         f"{settings.max_failure_rate:.3f}: {led['failed']} of "

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import openai
 
-from distill_assets.core.common.privacy import redact
+from distill_assets.core.common.privacy import redact, redact_clip
 from distill_assets.core.common.prompts import teacher_prompt
 from distill_assets.core.teacher.answers import strip_think
 from distill_assets.core.teacher.settings import TeacherSettings
@@ -182,10 +182,12 @@ class OpenAITeacher:
         ChatCompletion model costs more CPU than the rest of a response. A body without
         choices raises ValueError (retried: proxies answer 200 with error pages)."""
         if not isinstance(data, dict):
-            raise ValueError(f"response body is not a JSON object: {str(data)[:200]!r}")
+            body = redact_clip(str(data), self._api_key, 200)
+            raise ValueError(f"response body is not a JSON object: {body!r}")
         choices = data.get("choices")
         if not isinstance(choices, list):
-            raise ValueError(f"response has no choices: {str(data.get('error', data))[:200]}")
+            detail = redact_clip(str(data.get("error", data)), self._api_key, 200)
+            raise ValueError(f"response has no choices: {detail}")
         choice = choices[0] if choices and isinstance(choices[0], dict) else {}
         message = choice.get("message")
         content = message.get("content") if isinstance(message, dict) else None
@@ -222,7 +224,7 @@ class OpenAITeacher:
             msg = f"connection error: {type(cause).__name__ if cause else ''} {cause or exc}"
         else:
             msg = f"{type(exc).__name__}: {exc}"
-        return self._redact(" ".join(msg.split())[:500])
+        return redact_clip(" ".join(msg.split()), self._api_key, 500)
 
     async def complete(self, text: str, gate: Gate | None = None) -> TeacherCall:
         """Ask the teacher about one text; never raises for API faults (see TeacherCall.error)."""

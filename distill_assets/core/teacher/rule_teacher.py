@@ -10,19 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from distill_assets.core.regions.canonical import resolve_mentions
-from distill_assets.core.regions.tables import (
-    GAZETTEER_VERSION,
-    MUNICIPALITIES,
-    D,
-    Entry,
-    P,
-    name_index,
-)
+from distill_assets.core.regions.clues import postcode_spans
+from distill_assets.core.regions.tables import GAZETTEER_VERSION, MUNICIPALITIES, P, name_index
+from distill_assets.core.teacher.region_choice import choose_region, find_mentions
 from distill_assets.core.teacher.text_cues import (
-    ADMIN_SUFFIX,
-    PLACE_WORDS,
-    STREET_AFTER,
     STRIP,
     WS,
     Span,
@@ -37,90 +28,6 @@ from distill_assets.core.teacher.text_cues import (
 )
 
 
-def _mentions(text: str, blocked: list[bool]) -> list[tuple[int, int, tuple[Entry, ...]]]:
-    """Leftmost-longest region mentions outside blocked spans."""
-    names, lengths = name_index()
-    out: list[tuple[int, int, tuple[Entry, ...]]] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if blocked[i] or not is_cjk(ch) or ch not in lengths:
-            i += 1
-            continue
-        hit = None
-        for ln in lengths[ch]:
-            j = i + ln
-            if j > n or any(blocked[i:j]):
-                continue
-            key = text[i:j]
-            entries = names.get(key)
-            if entries is None:
-                continue
-            if (
-                not any(e.full for e in entries)
-                and not key.endswith(ADMIN_SUFFIX)
-                and (text.startswith(PLACE_WORDS, j) or STREET_AFTER.match(text, j))
-            ):
-                continue
-            if key.endswith("市") and j - i >= 3:
-                # "济南市中区" is 济南 + 市中区: the city's 市 opens one of its own districts.
-                for ln2 in lengths.get("市", ()):
-                    if j - 1 + ln2 <= n and not any(blocked[j - 1 : j - 1 + ln2]):
-                        inner = names.get(text[j - 1 : j - 1 + ln2], ())
-                        if any(
-                            e.level == D and e.full and any(e.city == c.city for c in entries)
-                            for e in inner
-                        ):
-                            j -= 1
-                            entries = names.get(text[i:j], entries)
-                            break
-            hit = (i, j, entries)
-            break
-        if hit is None:
-            i += 1
-            continue
-        out.append(hit)
-        i = hit[1]
-    return out
-
-
-def _chains(
-    text: str, mentions: list[tuple[int, int, tuple[Entry, ...]]]
-) -> list[tuple[int, int, list[tuple[int, int, tuple[Entry, ...]]]]]:
-    runs: list[list[tuple[int, int, tuple[Entry, ...]]]] = []
-    for m in mentions:
-        if runs:
-            prev = runs[-1][-1]
-            gap = text[prev[1] : m[0]]
-            if len(gap) <= 3 and all(ch in WS + "-/" for ch in gap):
-                runs[-1].append(m)
-                continue
-        runs.append([m])
-    return [(r[0][0], r[-1][1], r) for r in runs]
-
-
-def _best_region(text: str, mentions: list[tuple[int, int, tuple[Entry, ...]]]):
-    """(province, city, district, start, end) of the best-supported region chain, or None."""
-    best = None
-    best_key = None
-    for _s, _e, run in _chains(text, mentions):
-        # Any contiguous part of a run may be the address ("宏伟 北京市平谷区": a name first).
-        for a in range(len(run)):
-            for b in range(len(run), a, -1):
-                sub = run[a:b]
-                triple = resolve_mentions([m[2] for m in sub])
-                if triple is None:
-                    continue
-                n_full = sum(any(e.full for e in m[2]) for m in sub)
-                depth = sum(1 for x in triple if x)
-                key = (b - a, n_full, depth, -sub[0][0])
-                if best_key is None or key > best_key:
-                    best_key = key
-                    best = (*triple, sub[0][0], sub[-1][1])
-                break
-    return best
-
-
 class GazetteerTeacher:
     """A deterministic, offline teacher: labels with the gazetteer and a few text rules."""
 
@@ -130,15 +37,20 @@ class GazetteerTeacher:
         name_index()  # build once, up front, so the first label is not slow
 
     def label(self, text: str) -> dict[str, str]:
-        return label_text(text)
+        return read_text(text)[0]
 
     def label_many(self, texts: Iterable[str]) -> list[dict[str, str]]:
-        return [label_text(t) for t in texts]
+        return [read_text(t)[0] for t in texts]
 
     def label_with_status(self, text: str) -> tuple[dict[str, str], str, str]:
         """(the six fields, status, detail): the status is "ok" or one of REVIEW_STATUSES
         (docs/CONVENTIONS.md), the detail says why (e.g. the candidates of an ambiguous name)."""
-        return label_text(text), "ok", ""
+        return read_text(text)
+
+
+_STREETLIKE = re.compile(
+    r"\d+\s*(?:号|弄|栋|幢|楼|室|单元)|[\u4e00-\u9fff](?:路|街|大道|大街|巷|弄|胡同|小区|花园|广场|大厦|村|社区)"
+)
 
 
 class _Scan:
@@ -154,9 +66,14 @@ class _Scan:
             if is_hard(ch):
                 self.stops[i] = True
                 self.blocked[i] = True
+        self.status, self.detail = "ok", ""
         self.labels = find_labels(text)
         for sp in self.labels:
             self.block(sp.start, sp.end)
+        self.postcodes: list[str] = []
+        for s, e, code in postcode_spans(text):
+            self.block(s, e, stop_at_end=True)
+            self.postcodes.append(code)
 
     def block(self, start: int, end: int, stop_at_end: bool = False) -> None:
         for i in range(start, end):
@@ -217,7 +134,7 @@ class _Scan:
         if k - j > 4 and "·" not in text[j:k]:
             # "收件人段丽娟云南省…": the name ends where a region name starts.
             inside = [b or not (j + 2 <= i < k) for i, b in enumerate(self.blocked)]
-            ms = _mentions(text, inside)
+            ms = find_mentions(text, inside)
             ms = [m for m in ms if any(e.full for e in m[2]) or any(e.level == P for e in m[2])]
             if ms:
                 k = ms[0][0]
@@ -228,34 +145,80 @@ class _Scan:
         self.block(j, k, stop_at_end=True)
         return text[j:k].strip()
 
-    def take_region(self) -> tuple[tuple[str, str, str], str, tuple[int, int] | None]:
-        """(province, city, district), the location after them, and the address span."""
-        region = _best_region(self.text, _mentions(self.text, self.blocked))
-        if region is not None:
-            province, city, district, r_start, r_end = region
-            if province in MUNICIPALITIES and not city:
-                city = province
-            e = self.run_to_stop(r_end)
-            return (province, city, district), clean_loc(self.text[r_end:e]), (r_start, e)
-        # No region name at all: the address is what follows an address label.
+    def take_region(self, phone: str) -> tuple[tuple[str, str, str], str, list[tuple[int, int]]]:
+        """(province, city, district), the location after them and the address spans; sets
+        `status`/`detail` (ok, ambiguous, conflict, no_region)."""
+        choice = choose_region(self.text, self.blocked, phone, self.postcodes)
+        if choice is None:
+            self.status, self.detail = "no_region", "no division named in the text"
+            span = self._address_without_region([])
+            if span is None:
+                return ("", "", ""), "", []
+            return ("", "", ""), clean_loc(self.text[span[0] : span[1]]), [span]
+        self.status, self.detail = choice.status, choice.detail
+        province, city, district = choice.triple
+        if province in MUNICIPALITIES and not city and choice.status == "ok":
+            city = province
+        spans = list(choice.spans)
+        e = self.run_to_stop(choice.end)
+        loc = clean_loc(self.text[choice.end : e])
+        spans.append((choice.start, e))
+        if not loc:
+            # Shop back-end blocks: the street is on a line of its own ("详细地址：人民路5号").
+            span = self._address_without_region(spans)
+            if span is not None:
+                spans.append(span)
+                span = self._skip_region_names(*span)
+                loc = clean_loc(self.text[span[0] : span[1]])
+        return (province, city, district), loc, spans
+
+    def _skip_region_names(self, start: int, end: int) -> tuple[int, int]:
+        """ "详细地址：江苏省南京市鼓楼区中山路1号" restates the region: the street is the rest."""
+        inside = [b or not (start <= i < end) for i, b in enumerate(self.blocked)]
+        for s, e, _entries in find_mentions(self.text, inside):
+            if self.text[start:s].strip(WS + "-/"):
+                break
+            start = e
+        return start, end
+
+    def _address_without_region(self, used: list[tuple[int, int]]) -> tuple[int, int] | None:
+        """The text after an address label, else the first free segment that reads like a
+        street ("北京路88号"), outside the spans already `used`."""
+        inside = [False] * (self.n + 1)
+        for s, e in used:
+            for i in range(s, e):
+                inside[i] = True
         for lb in self.labels:
-            if lb.kind == "addr":
+            if lb.kind == "addr" and not inside[lb.end]:
                 e = self.run_to_stop(lb.end)
-                return ("", "", ""), clean_loc(self.text[lb.end : e]), (lb.start, e)
-        return ("", "", ""), "", None
+                if clean_loc(self.text[lb.end : e]):
+                    return lb.end, e
+        i = 0
+        while i < self.n:
+            if self.blocked[i] or inside[i] or self.text[i] in WS:
+                i += 1
+                continue
+            e = i
+            while e < self.n and not self.stops[e] and not self.blocked[e] and not inside[e]:
+                e += 1
+            if _STREETLIKE.search(self.text, i, e):
+                return i, e
+            i = max(e, i + 1)
+        return None
 
 
-def label_text(text: str) -> dict[str, str]:
-    """The six FIELDS for one raw text (docs/CONVENTIONS.md: the label convention)."""
+def read_text(text: str) -> tuple[dict[str, str], str, str]:
+    """(the six FIELDS, status, detail) for one raw text (docs/CONVENTIONS.md: the label
+    convention and the statuses)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__}")
     scan = _Scan(text)
     phone = scan.take_phone()
     name = scan.take_labelled_name()
-    (province, city, district), loc, addr_span = scan.take_region()
+    (province, city, district), loc, addr_spans = scan.take_region(phone)
     if not name:
-        name, loc = _unlabelled_name(text, scan.blocked, addr_span, loc, scan.labels)
-    return {
+        name, loc = _unlabelled_name(text, scan.blocked, addr_spans, loc, scan.labels)
+    fields = {
         "province": province,
         "city": city,
         "district": district,
@@ -263,20 +226,26 @@ def label_text(text: str) -> dict[str, str]:
         "name": name,
         "phone": phone,
     }
+    return fields, scan.status, scan.detail
+
+
+def label_text(text: str) -> dict[str, str]:
+    """The six FIELDS for one raw text (status dropped: see `read_text`)."""
+    return read_text(text)[0]
 
 
 def _unlabelled_name(
     text: str,
     blocked: list[bool],
-    addr_span: tuple[int, int] | None,
+    addr_spans: list[tuple[int, int]],
     loc: str,
     labels: list[Span],
 ) -> tuple[str, str]:
     """Find a bare name outside the address; else split one off the end of the address."""
     n = len(text)
     free = list(blocked)
-    if addr_span is not None:
-        for i in range(*addr_span):
+    for span in addr_spans:
+        for i in range(*span):
             free[i] = True
     chunks: list[str] = []
     cur: list[str] = []
@@ -290,7 +259,8 @@ def _unlabelled_name(
     if cur:
         chunks.append("".join(cur))
     cleaned = [clean_chunk(raw) for raw in chunks]
-    parts = re.split(f"[{WS}]+", loc)
+    # Words apart by spaces, or by a dash between words ("春熙路88号-王源"; not "37-5-2219").
+    parts = re.split(f"[{WS}]+|(?<=[^\\d{WS}])-(?=[^\\d{WS}])", loc)
     tail = clean_chunk(parts[-1]) if len(parts) > 1 else ""
     cut = loc[: loc.rfind(parts[-1])].rstrip(STRIP) if tail else loc
     # Surname-led names first; then any bare word (泽仁卓玛, 其其格 have no Han surname).
@@ -301,7 +271,7 @@ def _unlabelled_name(
         # "人民路25号 段丽娟": a name at the end of the address segment.
         if tail and looks(tail):
             return tail, cut
-    m = re.match(r"^(.*[号室楼座层栋户])([\u4e00-\u9fff]{2,4})$", loc)
+    m = re.match(r"^(.*[号室楼座层栋户])的?([\u4e00-\u9fff]{2,4})$", loc)
     if m and looks_like_name(m.group(2)):
         return m.group(2), m.group(1)
     return "", loc

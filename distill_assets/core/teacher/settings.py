@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -62,6 +63,24 @@ class TeacherSettings(BaseModel):
     backoff_base_s: float = Field(default=0.5, description="first retry's backoff bound")
     backoff_max_s: float = Field(default=30.0, description="largest backoff between retries")
 
+    # ---------------------------------------------------------------- issue 14: the prompt
+    prompt_file: str = Field(
+        default="", description="a text file with the teacher's system prompt; empty = packaged"
+    )
+
+    def system_prompt(self) -> str:
+        """The teacher's system prompt: `prompt_file` when set, else the packaged one; its hash
+        is part of the cache key and of the identity."""
+        if not self.prompt_file:
+            return teacher_prompt()
+        try:
+            text = Path(self.prompt_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"teacher prompt_file {self.prompt_file}: {exc}") from exc
+        if not text:
+            raise ValueError(f"teacher prompt_file {self.prompt_file} is empty")
+        return text
+
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, v: str) -> str:
@@ -104,6 +123,8 @@ class TeacherSettings(BaseModel):
         kind = self.kind or "gazetteer"
         if kind == "openai" and (not self.base_url or not self.model):
             raise ValueError("an openai teacher needs base_url and model")
+        if kind == "openai" and self.prompt_file:
+            self.system_prompt()  # a missing or empty prompt file fails before any request
 
     # ---------------------------------------------------------------- reading
 
@@ -151,7 +172,7 @@ class TeacherSettings(BaseModel):
                 "kind": "openai",
                 "teacher_model": self.model,
                 "base_url": self.safe_base_url(),
-                "prompt_hash": prompt_hash(teacher_prompt()),
+                "prompt_hash": prompt_hash(self.system_prompt()),
                 "params": self.generation_params(),
             }
         ident["code_version"] = sha256_text(json.dumps(ident, sort_keys=True))[:16]

@@ -48,7 +48,7 @@ def _label_regex() -> re.Pattern[str]:
 
 _LABEL_RE = _label_regex()
 _PHONE_RE = re.compile(
-    r"(?<![\dA-Za-z\-])(?P<cc>(?:\+|＋|00)\s?86[\s\-]*|86[\s\-]+)?"
+    r"(?<![\dA-Za-z])(?<!\d-)(?P<cc>(?:\+|＋|00)\s?86[\s\-]*|86[\s\-]+)?"
     r"(?P<num>(?:\(0\d{2,3}\)\s?)?\d{3,}(?:[\s\-]{1,2}\d{3,}){0,3})(?![\d\-])"
 )
 ADMIN_SUFFIX = ("州", "县", "旗", "区", "市", "盟", "省")
@@ -147,6 +147,7 @@ def looks_like_bare_name(s: str) -> bool:
         2 <= len(s) <= 5
         and all(is_cjk(ch) for ch in s)
         and s not in _NAME_STOP
+        and s not in _FILLER_HEAD
         and not s.endswith(_ADDR_SUFFIX)
         and not any(w in s for w in ("谢谢", "麻烦", "收件", "快递", "发货", "顺丰", "到付"))
         and not any(e.full for e in lookup(s))
@@ -196,6 +197,10 @@ def clean_loc(s: str) -> str:
 
 
 def clean_chunk(s: str) -> str:
+    s = s.strip(STRIP)
+    for tail in ("(收)", "（收）"):  # before the brackets are stripped: "李易峰（收）"
+        if s.endswith(tail) and looks_like_name(s[: -len(tail)].strip(STRIP)):
+            return s[: -len(tail)].strip(STRIP)
     s = s.strip(STRIP + "()（）")
     for f in _FILLER_HEAD:
         if s.startswith(f) and len(s) > len(f):

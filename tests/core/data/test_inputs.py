@@ -1,8 +1,11 @@
+import codecs
+import gzip
 import json
 
 import pandas as pd
 import pytest
 
+from distill_assets.core.common.artifacts import sha256_file
 from distill_assets.core.data import input_formats, inputs
 from distill_assets.core.data.inputs import InputError, file_fingerprint, read_text_table
 
@@ -79,8 +82,9 @@ def test_csv_with_quoted_multiline_text_and_bom(tmp_path):
         ("png.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00", "binary data"),
         ("gz.csv", b"\x1f\x8b\x08\x00rest", "binary data"),
         ("nul.jsonl", b'{"text": "a"}\n\x00\x01\x02\x03\n', r"line 2: binary data"),
-        ("u16.jsonl", '{"text": "a"}\n'.encode("utf-16"), "UTF-16"),
-        ("x.txt", b"text\nabc\n", "unsupported file type"),
+        ("x.xlsx", b"PK\x03\x04rest", "unsupported file type"),
+        ("x.parquet.gz", b"\x1f\x8b\x08\x00rest", "unsupported file type"),
+        ("bad.csv.gz", b"\x1f\x8b\x08\x00rest", "not readable gzip"),
     ],
 )
 def test_bad_inputs_name_file_and_row(tmp_path, name, content, match):
@@ -98,12 +102,66 @@ def test_duplicate_id_names_both_lines(tmp_path):
         read_text_table(p)
 
 
-def test_gbk_file_is_named_as_gbk(tmp_path):
+# Issue 14: real files just work. Excel in China writes GBK/GB18030 CSV and UTF-16 "Unicode
+# text"; the encoding is detected (charset-normalizer) and recorded.
+CN_TEXTS = [
+    "大理市人民路25号 段丽娟 23204753945",
+    "收货人：张三，北京市朝阳区建国路1号 13800001111",
+]
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030"])
+def test_gbk_csv_is_detected_and_read(tmp_path, encoding):
     p = tmp_path / "gbk.csv"
+    body = "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(CN_TEXTS))
+    p.write_bytes(body.encode(encoding))
+    df = read_text_table(p)
+    assert df["text"].tolist() == CN_TEXTS
+    assert df.attrs["input"]["encoding"] == "gb18030"  # GBK read by its superset
+    assert df.attrs["input"]["sha256"] == sha256_file(p)
+
+
+def test_short_gbk_csv_is_not_taken_for_korean(tmp_path):
+    p = tmp_path / "short.csv"
     p.write_bytes("id,text\n1,大理市人民路25号 段丽娟\n".encode("gbk"))
-    with pytest.raises(InputError, match=r"line 2: not valid UTF-8.*GBK") as exc:
-        read_text_table(p)
-    assert "gbk.csv" in str(exc.value)
+    assert read_text_table(p)["text"].tolist() == ["大理市人民路25号 段丽娟"]
+
+
+def test_excel_unicode_text_utf16_with_bom(tmp_path):
+    p = tmp_path / "excel.txt"  # Excel's "Unicode text": UTF-16 LE, BOM, tab-separated
+    body = "id\ttext\r\n" + "".join(f"{i}\t{t}\r\n" for i, t in enumerate(CN_TEXTS))
+    p.write_bytes(codecs.BOM_UTF16_LE + body.encode("utf-16-le"))
+    df = read_text_table(p)
+    assert df["id"].tolist() == ["0", "1"] and df["text"].tolist() == CN_TEXTS
+    assert df.attrs["input"]["encoding"] == "utf-16"
+    u16 = tmp_path / "u16.jsonl"
+    u16.write_bytes('{"text": "天津市河西区友谊路35号"}\n'.encode("utf-16"))
+    assert read_text_table(u16)["text"].tolist() == ["天津市河西区友谊路35号"]
+
+
+def test_txt_one_text_per_line(tmp_path):
+    p = tmp_path / "texts.txt"
+    p.write_text(CN_TEXTS[0] + "\n\n" + CN_TEXTS[1] + "\r\n", encoding="utf-8")
+    df = read_text_table(p)
+    assert df["text"].tolist() == CN_TEXTS
+    assert df["id"].tolist() == ["texts-0000001", "texts-0000002"]
+    assert df.attrs["input"]["encoding"] == "utf-8"
+
+
+@pytest.mark.parametrize("name", ["in.jsonl.gz", "in.csv.gz", "in.txt.gz"])
+def test_gzip_compressed_inputs(tmp_path, name):
+    p = tmp_path / name
+    if name.startswith("in.jsonl"):
+        body = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in CN_TEXTS)
+    elif name.startswith("in.csv"):
+        body = "text\n" + "".join(f'"{t}"\n' for t in CN_TEXTS)
+    else:
+        body = "\n".join(CN_TEXTS)
+    p.write_bytes(gzip.compress(body.encode("gb18030" if "csv" in name else "utf-8")))
+    df = read_text_table(p)
+    assert df["text"].tolist() == CN_TEXTS
+    assert df.attrs["input"]["compression"] == "gzip"
+    assert df.attrs["input"]["encoding"] == ("gb18030" if "csv" in name else "utf-8")
 
 
 def test_parquet_null_and_number_text(tmp_path):
@@ -173,3 +231,17 @@ def test_file_changed_while_read(tmp_path, monkeypatch):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_text_table(tmp_path / "nope.csv")
+
+
+def test_compressed_gbk_file_registers_and_reads_as_a_version(tmp_path):
+    """A dataset version keeps `.csv.gz` whole, so raw_addresses reads what was registered."""
+    from distill_assets.core.data.dataset_versions import register_file
+    from distill_assets.core.data.raw_batch import write_raw_batch
+
+    src = tmp_path / "orders.csv.gz"
+    body = "text\n" + "".join(f'"{t}"\n' for t in CN_TEXTS)
+    src.write_bytes(gzip.compress(body.encode("gb18030")))
+    spec = register_file(tmp_path / "home", src)
+    assert spec.path.endswith(".csv.gz")
+    batch = write_raw_batch(tmp_path / "home", spec.key, tmp_path / "raw")
+    assert batch.frame["text"].tolist() == CN_TEXTS

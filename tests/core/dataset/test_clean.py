@@ -85,7 +85,8 @@ def test_outputs_are_consistent_and_manifest_records_lineage(tmp_path):
     manifest = json.loads((res.out_dir / "manifest.json").read_text("utf-8"))
     assert manifest["counts"] == res.counts
     assert manifest["dataset_sha256"] == res.dataset_sha256
-    assert set(manifest["files"]) == set(res.files) and len(res.files) == 8
+    # 8 dataset files + review.parquet and review.csv (issue 14)
+    assert set(manifest["files"]) == set(res.files) and len(res.files) == 10
     assert manifest["params"]["test_size"] == 2
     assert manifest["lineage"]["raw_sha256"] and manifest["lineage"]["student_prompt_hash"]
     assert set(manifest["field_coverage"]) == set(FIELDS)
@@ -189,3 +190,54 @@ def test_real_gazetteer_on_synthetic_batch(tmp_path):
     assert res.counts["kept"] == 298
     assert res.teacher_vs_gold is not None and res.teacher_vs_gold["kept"]["exact"] == 1.0
     assert check_schema(res.out_dir).passed and check_no_leakage(res.out_dir).passed
+
+
+def test_review_statuses_are_counted_and_written_to_the_review_file(tmp_path):
+    """ambiguous / conflict / no_region never train: each is its own drop reason and the rows
+    land in review.parquet and review.csv beside the dataset, with the teacher's candidates."""
+    from distill_assets.core.dataset.folder import read_review
+
+    amb = label("", "", "朝阳区", "建国路88号", "陈小春", "13910001234")
+    rows = [
+        ("good", GOOD_TEXT, GOOD, "ok"),
+        ("amb", "朝阳区建国路88号 陈小春 13910001234", amb, "ambiguous"),
+        ("con", "山西省朝阳区建国路1号 张三 13800001111", label("", "", "", "建国路1号", "张三",
+                                                                "13800001111"), "conflict"),
+        ("nor", "北京路88号 赵六 13600004444", label("", "", "", "北京路88号", "赵六",
+                                                     "13600004444"), "no_region"),
+        ("failed", "x 13812345678", label("", "", "", "", "", ""), "invalid_json"),
+        *filler(8),
+    ]  # fmt: skip
+    raw, labels = frames(rows)
+    candidates = "candidates 北京市/北京市/朝阳区; 吉林省/长春市/朝阳区"
+    labels.loc[labels["id"] == "amb", "error"] = candidates
+    res = build_training_dataset(raw, labels, tmp_path / "ds", small_params(), canonicalize=canon)
+    assert res.drop_reasons == {"ambiguous": 1, "conflict": 1, "no_region": 1, "teacher_failed": 1}
+    assert "amb" not in set(kept_frame(res)["id"])
+    review = read_review(res.out_dir)
+    assert sorted(review["id"]) == ["amb", "con", "nor"]  # failures are counted, not reviewed
+    got = review.set_index("id")
+    assert got.loc["amb", "status"] == "ambiguous"
+    assert "吉林省/长春市/朝阳区" in got.loc["amb", "detail"]
+    assert got.loc["amb", "text"].startswith("朝阳区建国路88号")
+    assert got.loc["nor", "specific_location"] == "北京路88号"
+    csv_bytes = (res.out_dir / "review.csv").read_bytes()
+    assert csv_bytes.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 with a BOM as written
+    back = pd.read_csv(res.out_dir / "review.csv", encoding="utf-8-sig", dtype=str)
+    assert sorted(back["id"]) == ["amb", "con", "nor"]
+    manifest = json.loads((res.out_dir / "manifest.json").read_text("utf-8"))
+    assert manifest["review"] == {
+        "rows": 3,
+        "statuses": {"ambiguous": 1, "conflict": 1, "no_region": 1},
+    }
+    assert {"review.parquet", "review.csv"} <= set(manifest["files"])
+    assert check_schema(res.out_dir).passed
+
+
+def test_review_file_exists_when_nothing_needs_review(tmp_path):
+    from distill_assets.core.dataset.folder import read_review
+
+    res = build(tmp_path, [("good", GOOD_TEXT, GOOD, "ok"), *filler(8)])
+    review = read_review(res.out_dir)
+    assert len(review) == 0 and "detail" in review.columns
+    assert res.review_counts == {}

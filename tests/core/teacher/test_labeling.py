@@ -309,3 +309,20 @@ def test_bad_input_fails_loudly():
         label_frame(pd.DataFrame({"id": ["a", "b"], "text": ["x", None]}), s)
     with pytest.raises(ValueError, match="kind"):
         TeacherSettings(kind="gpt")
+
+
+def test_review_statuses_are_answers_not_failures():
+    """The teacher_labels failure check counts failed calls over attempted rows, as the
+    ledger does: rows the rule teacher flags for review do not fail the batch."""
+    from distill_assets.core.evaluation.gates import labels_failure_rate
+    from distill_assets.core.teacher.ledger import failure_rate
+
+    texts = ["天津市河西区友谊路35号 王建华 13920456789"] * 2
+    texts += ["市中区经十路1号 张三 13800001111", "北京路88号 赵六 13600004444"]
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(4)], "text": texts})
+    res = label_frame(df, TeacherSettings(kind="gazetteer"))
+    assert res.frame["status"].tolist() == ["ok", "ok", "ambiguous", "no_region"]
+    assert failure_rate(res.frame) == 0.0 == res.ledger["failure_rate"]
+    assert labels_failure_rate(res.frame, 0.05).passed
+    failed = pd.DataFrame({"status": ["ok", "invalid_json", "skipped_budget", "ambiguous"]})
+    assert failure_rate(failed) == pytest.approx(1 / 3)

@@ -3,6 +3,7 @@ hold-out set (tests/fixtures/gazetteer_holdout.jsonl, written by hand, not by sy
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ from distill_assets.core.regions.tables import GAZETTEER_VERSION, lookup_distric
 from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "fixtures" / "gazetteer_holdout.jsonl"
+# A second hand-written hold-out (issue 14): messy texts, shop blocks, clues, and rows that must
+# be flagged (ambiguous, conflict, no_region) rather than guessed.
+MESSY = HOLDOUT.with_name("holdout_messy.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +26,8 @@ def teacher() -> GazetteerTeacher:
     return GazetteerTeacher()
 
 
-def _holdout() -> list[dict]:
-    return [json.loads(line) for line in HOLDOUT.read_text("utf-8").splitlines() if line.strip()]
+def _holdout(path: Path = HOLDOUT) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 def test_identity() -> None:
@@ -53,16 +57,55 @@ def test_holdout_is_large_and_varied() -> None:
         assert tuple(r["label"]) == FIELDS, r["id"]
 
 
-def test_holdout_accuracy_at_least_97_percent(teacher: GazetteerTeacher) -> None:
-    rows = _holdout()
+def _holdout_failures(teacher: GazetteerTeacher, rows: list[dict]) -> list[str]:
+    """Rows whose six fields or status differ from the hand-written answer (status "ok"
+    unless the row says otherwise: an ambiguous name must be flagged, not guessed)."""
     failures = []
     for r in rows:
-        got = teacher.label(r["text"])
-        if got != r["label"]:
+        got, status, _detail = teacher.label_with_status(r["text"])
+        want_status = r.get("status", "ok")
+        if got != r["label"] or status != want_status:
             diff = {f: (got[f], r["label"][f]) for f in FIELDS if got[f] != r["label"][f]}
-            failures.append(f"{r['id']} [{r['case']}] {r['text']!r}: (got, want) {diff}")
+            failures.append(
+                f"{r['id']} [{r['case']}] {r['text']!r}: (got, want) {diff} "
+                f"status {status!r} want {want_status!r}"
+            )
+    return failures
+
+
+def test_holdout_accuracy_at_least_97_percent(teacher: GazetteerTeacher) -> None:
+    rows = _holdout()
+    failures = _holdout_failures(teacher, rows)
     exact = 1 - len(failures) / len(rows)
     assert exact >= 0.97, f"exact match {exact:.3f} < 0.97; failures:\n" + "\n".join(failures)
+
+
+def test_messy_holdout_is_varied_and_flags_what_it_cannot_settle() -> None:
+    rows = _holdout(MESSY)
+    assert len(rows) >= 90
+    assert len({r["label"]["province"] for r in rows}) >= 30
+    statuses = [r.get("status", "ok") for r in rows]
+    assert {"ambiguous", "conflict", "no_region"} <= set(statuses)
+    assert statuses.count("ambiguous") >= 10
+    assert sum("\n" in r["text"] for r in rows) >= 10  # one field per line
+    for r in rows:
+        assert tuple(r["label"]) == FIELDS, r["id"]
+
+
+def test_messy_holdout_exact_match_at_least_97_percent(teacher: GazetteerTeacher) -> None:
+    rows = _holdout(MESSY)
+    failures = _holdout_failures(teacher, rows)
+    exact = 1 - len(failures) / len(rows)
+    assert exact >= 0.97, f"exact match {exact:.3f} < 0.97; failures:\n" + "\n".join(failures)
+    # zero silent guesses: every row the teacher cannot settle is flagged
+    flagged = [r for r in rows if r.get("status", "ok") != "ok"]
+    assert _holdout_failures(teacher, flagged) == []
+
+
+def test_holdout_ambiguous_rows_are_flagged_not_guessed(teacher: GazetteerTeacher) -> None:
+    flagged = [r for r in _holdout() if r.get("status", "ok") != "ok"]
+    assert flagged, "the hold-out must hold rows a teacher cannot settle"
+    assert _holdout_failures(teacher, flagged) == []
 
 
 # One case per text style; the expected labels follow docs/CONVENTIONS.md.
@@ -257,3 +300,165 @@ def test_throughput(teacher: GazetteerTeacher) -> None:
         teacher.label(t)
     rate = len(texts) / (time.perf_counter() - t0)
     assert rate > 500, f"{rate:.0f} texts/s"
+
+
+# The issue's examples: shared district names are reported, never resolved by a preference.
+@pytest.mark.parametrize(
+    ("text", "district", "candidates"),
+    [
+        ("中山区人民路5号 张三 13800001111", "中山区", None),  # only 大连 outside Taiwan
+        ("市中区经十路1号 张三 13800001111", "市中区", ("济南市", "枣庄市", "乐山市", "内江市")),
+        ("鼓楼区中山路1号 张三 13800001111", "鼓楼区", ("南京市", "徐州市", "福州市", "开封市")),
+        ("朝阳区建国路88号 陈小春 13910001234", "朝阳区", ("北京市", "长春市")),
+    ],
+)
+def test_shared_district_names_are_ambiguous_with_candidates(
+    teacher: GazetteerTeacher, text: str, district: str, candidates: tuple[str, ...] | None
+) -> None:
+    label, status, detail = teacher.label_with_status(text)
+    assert label["district"] == district
+    assert label["name"] == "张三" or label["name"] == "陈小春"
+    assert label["specific_location"] and label["phone"]
+    if candidates is None:
+        assert (status, label["province"], label["city"]) == ("ok", "辽宁省", "大连市")
+        return
+    assert status == "ambiguous"
+    assert (label["province"], label["city"]) == ("", "")
+    for city in candidates:
+        assert city in detail, detail
+
+
+def test_taiwan_only_when_the_text_names_it(teacher: GazetteerTeacher) -> None:
+    label, status, _ = teacher.label_with_status("台湾台北市中山区南京东路1号 张三 13800001111")
+    assert (status, label["province"], label["city"]) == ("ok", "台湾省", "台北市")
+    label, status, _ = teacher.label_with_status("和平区南京路1号 张三 13800001111")
+    assert status == "ambiguous" and "台中" not in _
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        # a city or province elsewhere in the text
+        ("收件人:张三 电话:13800001111 城市:长春市 地址:朝阳区人民大街1号", ("吉林省", "长春市")),
+        ("山东 市中区经十路1号 张三 13800001111", None),  # 济南 and 枣庄 are both in 山东
+        # a landline area code
+        ("市中区经十路1号 张三 0531-88881234", ("山东省", "济南市")),
+        ("鼓楼区中山路1号 李四 (025)84561234", ("江苏省", "南京市")),
+        # a labelled postcode (its first two digits name the province)
+        ("鼓楼区中山路1号 邮编350001 张三 13800001111", ("福建省", "福州市")),
+    ],
+)
+def test_every_clue_is_used_before_ambiguity(
+    teacher: GazetteerTeacher, text: str, want: tuple[str, str] | None
+) -> None:
+    label, status, detail = teacher.label_with_status(text)
+    if want is None:
+        assert status == "ambiguous" and "济南市" in detail and "乐山市" not in detail
+        assert label["province"] == "山东省"
+        return
+    assert status == "ok", detail
+    assert (label["province"], label["city"]) == want
+    assert label["phone"] and "350001" not in label["specific_location"]
+
+
+def test_contradicting_divisions_are_a_conflict(teacher: GazetteerTeacher) -> None:
+    label, status, detail = teacher.label_with_status("山西省朝阳区建国路1号 张三 13800001111")
+    assert status == "conflict"
+    assert "山西省" in detail and "朝阳区" in detail
+    assert (label["province"], label["city"], label["district"]) == ("", "", "")
+    assert label["specific_location"] == "建国路1号" and label["name"] == "张三"
+
+
+def test_text_without_division_keeps_its_street(teacher: GazetteerTeacher) -> None:
+    label, status, _ = teacher.label_with_status("北京路88号 赵六 13600004444")
+    assert status == "no_region"
+    assert label == {
+        "province": "",
+        "city": "",
+        "district": "",
+        "specific_location": "北京路88号",
+        "name": "赵六",
+        "phone": "13600004444",
+    }
+
+
+# Blocks copied from shop back-ends: one field per line, in any order, labelled or not.
+_DALIAN = ("辽宁省", "大连市", "中山区", "人民路5号", "张三", "13800001111")
+BLOCKS = [
+    pytest.param(
+        [
+            "收货人：张三",
+            "手机号码：13800001111",
+            "所在地区：辽宁省 大连市 中山区",
+            "详细地址：人民路5号",
+        ],
+        id="taobao-labelled",
+    ),
+    pytest.param(
+        [
+            "收货人: 张三",
+            "手机号码: 13800001111",
+            "所在地区: 辽宁省大连市",
+            "详细地址: 中山区人民路5号",
+        ],
+        id="district-on-the-street-line",
+    ),
+    pytest.param(
+        [
+            "收货人：张三",
+            "手机号码：13800001111",
+            "所在地区：辽宁省 大连市 中山区",
+            "详细地址：辽宁省大连市中山区人民路5号",
+        ],
+        id="street-line-restates-the-region",
+    ),  # fmt: skip
+    pytest.param(["张三", "13800001111", "辽宁省 大连市 中山区", "人民路5号"], id="bare-lines"),
+    pytest.param(
+        ["Name: 张三", "Phone: +86 138 0000 1111", "Address: 辽宁省大连市中山区人民路5号"],
+        id="english-labels",
+    ),
+    pytest.param(
+        ["Name: 张三", "Phone: 13800001111", "Address: 人民路5号, 中山区, 大连市, 辽宁省"],
+        id="english-address-smallest-first",
+    ),
+]
+
+
+@pytest.mark.parametrize("lines", BLOCKS)
+def test_blocks_keep_every_field_in_any_line_order(
+    teacher: GazetteerTeacher, lines: list[str]
+) -> None:
+    want = dict(zip(FIELDS, _DALIAN, strict=True))
+    for order in itertools.permutations(lines):
+        text = "\n".join(order)
+        label, status, detail = teacher.label_with_status(text)
+        assert (label, status) == (want, "ok"), f"{text!r}: {detail}"
+
+
+def test_llm_disagreement_is_measured_where_the_rule_teacher_has_an_answer() -> None:
+    """An LLM's guess on an ambiguous text is not a disagreement: there is no reference."""
+    import pandas as pd
+
+    from distill_assets.core.teacher.agreement import gazetteer_disagreement
+
+    good = "天津市河西区友谊路35号 王建华 13920456789"
+    amb = "朝阳区建国路88号 陈小春 13910001234"
+    rows = [
+        {"id": "a", "text": good, **dict(zip(FIELDS, ("天津市", "天津市", "河西区", "友谊路35号",
+                                                      "王建华", "13920456789"), strict=True))},
+        {"id": "b", "text": amb, **dict(zip(FIELDS, ("北京市", "北京市", "朝阳区", "建国路88号",
+                                                     "陈小春", "13910001234"), strict=True))},
+    ]  # fmt: skip
+    assert gazetteer_disagreement(pd.DataFrame(rows)) == 0.0
+    rows[0]["name"] = "王建"
+    assert gazetteer_disagreement(pd.DataFrame(rows)) == 1.0
+
+
+def test_two_places_in_one_text_are_a_conflict(teacher: GazetteerTeacher) -> None:
+    """A sender's and a receiver's address: no single answer is safe, so it is flagged."""
+    text = "寄件人：李四 上海市黄浦区南京东路1号 13900001111 收件人：张三 北京市东城区王府井大街1号"
+    _label, status, detail = teacher.label_with_status(text)
+    assert status == "conflict" and "上海市" in detail and "北京市" in detail
+    # a province named again elsewhere, consistently, is no conflict
+    again = "浙江省杭州市西湖区文三路90号 张三 浙江 13800001111"
+    assert teacher.label_with_status(again)[1] == "ok"

@@ -1,0 +1,245 @@
+"""Which division a text names, or why it cannot be told: the rule teacher's region phase.
+
+Region mentions are found leftmost-longest; adjacent mentions form a chain; the best-supported
+part of a chain is read with `regions.canonical.mention_readings`. Every clue in the text then
+narrows the readings (another division mention, a landline area code, a labelled postcode);
+what is left decides the status: one reading is `ok`, several are `ambiguous` (candidates in
+the detail), divisions that contradict each other are a `conflict`. Nothing is guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from distill_assets.core.regions.canonical import mention_readings
+from distill_assets.core.regions.clues import area_code_cities, postcode_province
+from distill_assets.core.regions.tables import NON_MAINLAND, C, D, Entry, P, name_index
+from distill_assets.core.teacher.text_cues import (
+    ADMIN_SUFFIX,
+    PLACE_WORDS,
+    STREET_AFTER,
+    WS,
+    is_cjk,
+)
+
+Mention = tuple[int, int, tuple[Entry, ...]]
+Triple = tuple[str, str, str]
+_NON_MAINLAND_WORDS = ("台湾", "香港", "澳门")
+
+
+@dataclass
+class RegionChoice:
+    """The fields to write, the status ("ok", "ambiguous", "conflict") and why; `start`/`end`
+    span the mentions of the address (the location starts at `end`)."""
+
+    triple: Triple
+    status: str
+    detail: str
+    start: int
+    end: int
+    spans: list[tuple[int, int]]
+
+
+def find_mentions(text: str, blocked: list[bool]) -> list[Mention]:
+    """Leftmost-longest region mentions outside blocked spans."""
+    names, lengths = name_index()
+    out: list[Mention] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if blocked[i] or not is_cjk(ch) or ch not in lengths:
+            i += 1
+            continue
+        hit = None
+        for ln in lengths[ch]:
+            j = i + ln
+            if j > n or any(blocked[i:j]):
+                continue
+            key = text[i:j]
+            entries = names.get(key)
+            if entries is None:
+                continue
+            if (
+                not any(e.full for e in entries)
+                and not key.endswith(ADMIN_SUFFIX)
+                and (text.startswith(PLACE_WORDS, j) or STREET_AFTER.match(text, j))
+            ):
+                continue
+            if key.endswith("市") and j - i >= 3:
+                # "济南市中区" is 济南 + 市中区: the city's 市 opens one of its own districts.
+                for ln2 in lengths.get("市", ()):
+                    if j - 1 + ln2 <= n and not any(blocked[j - 1 : j - 1 + ln2]):
+                        inner = names.get(text[j - 1 : j - 1 + ln2], ())
+                        if any(
+                            e.level == D and e.full and any(e.city == c.city for c in entries)
+                            for e in inner
+                        ):
+                            j -= 1
+                            entries = names.get(text[i:j], entries)
+                            break
+            hit = (i, j, entries)
+            break
+        if hit is None:
+            i += 1
+            continue
+        out.append(hit)
+        i = hit[1]
+    return out
+
+
+def _runs(text: str, mentions: list[Mention]) -> list[list[Mention]]:
+    """Mentions separated only by spaces, '-' or '/' form one run ("广西 南宁 青秀区")."""
+    runs: list[list[Mention]] = []
+    for m in mentions:
+        if runs:
+            gap = text[runs[-1][-1][1] : m[0]]
+            if len(gap) <= 3 and all(ch in WS + "-/" for ch in gap):
+                runs[-1].append(m)
+                continue
+        runs.append([m])
+    return runs
+
+
+def _by_level(ms: list[Mention]) -> list[Mention]:
+    return sorted(ms, key=lambda m: (min(e.level for e in m[2]), m[0]))
+
+
+def _readings(text: str, sub: list[Mention]) -> list[Triple]:
+    """Readings of `sub`; Taiwan, Hong Kong and Macau only when the text names them."""
+    found = mention_readings([m[2] for m in sub])
+    named = any(w in text for w in _NON_MAINLAND_WORDS) or any(
+        e.level in (P, C) and e.province in NON_MAINLAND for m in sub for e in m[2]
+    )
+    return found if named else [r for r in found if r[0] not in NON_MAINLAND]
+
+
+def _is_strong(m: Mention) -> bool:
+    """An official full name or a province: not a word that only looks like a region."""
+    return any(e.full or e.level == P for e in m[2])
+
+
+def _depth(readings: list[Triple]) -> int:
+    return max(sum(1 for x in r if x) for r in readings)
+
+
+@dataclass
+class _Sub:
+    sub: list[Mention]
+    readings: list[Triple]
+    conflict: list[Mention]  # the strong mentions of the run, when they contradict each other
+
+    @property
+    def key(self) -> tuple[int, int, int, int, int]:
+        """More mentions, then provinces and full names, then depth ("香港九龙" is Hong Kong,
+        not the county 九龙县 of Sichuan)."""
+        n_strong = sum(_is_strong(m) for m in self.sub)
+        n_full = sum(any(e.full for e in m[2]) for m in self.sub)
+        return (len(self.sub), n_strong, n_full, _depth(self.readings), -self.sub[0][0])
+
+
+def _best_of_run(text: str, run: list[Mention]) -> _Sub | None:
+    strong = [m for m in run if _is_strong(m)]
+    conflict = strong if len(strong) >= 2 and not _readings(text, _by_level(strong)) else []
+    # Any contiguous part of a run may be the address ("宏伟 北京市平谷区": a name first).
+    best: _Sub | None = None
+    for a in range(len(run)):
+        for b in range(len(run), a, -1):
+            readings = _readings(text, run[a:b])
+            if readings:
+                cand = _Sub(run[a:b], readings, conflict)
+                if best is None or cand.key > best.key:
+                    best = cand
+                break
+    return best
+
+
+def _merge_lines(text: str, best: _Sub, others: list[_Sub]) -> _Sub:
+    """Divisions split over lines ("所在地区：辽宁省 大连市" / "详细地址：中山区…") read together;
+    only a line with an official full name joins (a name such as 马龙 is a district too)."""
+    for other in others:
+        if not any(any(e.full for e in m[2]) for m in other.sub):
+            continue
+        readings = _readings(text, _by_level(best.sub + other.sub))
+        if readings and (
+            _depth(readings) > _depth(best.readings) or len(readings) < len(best.readings)
+        ):
+            best = _Sub(_by_level(best.sub + other.sub), readings, best.conflict or other.conflict)
+    return best
+
+
+def _narrow(readings: list[Triple], keep) -> list[Triple]:  # noqa: ANN001 - a predicate
+    narrowed = [r for r in readings if keep(r)]
+    return narrowed or readings
+
+
+def _apply_clues(
+    text: str, best: _Sub, mentions: list[Mention], phone: str, postcodes: list[str]
+) -> list[Triple]:
+    """Narrow the readings with every other clue; a clue that would leave none is ignored."""
+    readings = best.readings
+    used = {m[0] for m in best.sub}
+    others = [m for m in mentions if m[0] not in used and _is_strong(m)]
+    provinces = {e.province for m in others for e in m[2] if e.level == P}
+    cities = {e.city for m in others for e in m[2] if e.level == C}
+    if provinces or cities:
+        readings = _narrow(readings, lambda r: r[0] in provinces or r[1] in cities)
+    area = area_code_cities(phone)
+    if area:
+        readings = _narrow(readings, lambda r: r[1] in area)
+    for code in postcodes:
+        province = postcode_province(code)
+        if province:
+            readings = _narrow(readings, lambda r, p=province: r[0] == p)
+    return readings
+
+
+def _contradicting(best: _Sub, mentions: list[Mention], readings: list[Triple]) -> list[Mention]:
+    """The address and a province or city named elsewhere in the text that no reading of the
+    address fits ("上海市黄浦区… 北京市东城区…": two places, so no answer is safe)."""
+    used = {m[0] for m in best.sub}
+    for m in mentions:
+        if m[0] in used or not any(e.level in (P, C) and (e.full or e.level == P) for e in m[2]):
+            continue
+        if all(_level_in(m, r) < 0 for r in readings):
+            return [best.sub[0], m]
+    return []
+
+
+def _level_in(m: Mention, reading: Triple) -> int:
+    """The level a mention has in a reading ("海南" is the province in 海南省/东方市)."""
+    p, c, d = reading
+    fits = [
+        e.level for e in m[2] if e.province == p and e.city in ("", c) and e.district in ("", d)
+    ]
+    return max(fits, default=-1)
+
+
+def _fmt(readings: list[Triple]) -> str:
+    return "; ".join("/".join(x for x in r if x) for r in readings)
+
+
+def choose_region(
+    text: str, blocked: list[bool], phone: str = "", postcodes: list[str] | None = None
+) -> RegionChoice | None:
+    """The division of the address in `text`, or None when the text names no division."""
+    mentions = find_mentions(text, blocked)
+    subs = [s for run in _runs(text, mentions) if (s := _best_of_run(text, run)) is not None]
+    if not subs:
+        return None
+    first = max(subs, key=lambda s: s.key)
+    best = _merge_lines(text, first, [s for s in subs if s is not first])
+    readings = _apply_clues(text, best, mentions, phone, postcodes or [])
+    last = max(best.sub, key=lambda m: (_level_in(m, readings[0]), m[0]))
+    spans = [(m[0], m[1]) for m in best.sub]
+    start = min(s for s, _ in spans)
+    conflict = best.conflict or _contradicting(best, mentions, readings)
+    if conflict:
+        names = " vs ".join(text[m[0] : m[1]] for m in conflict)
+        return RegionChoice(("", "", ""), "conflict", f"conflict: {names}", start, last[1], spans)
+    if len(readings) > 1:
+        p, c, d = (
+            col[0] if all(x == col[0] for x in col) else "" for col in zip(*readings, strict=True)
+        )
+        detail = f"ambiguous {text[last[0] : last[1]]}: candidates {_fmt(readings)}"
+        return RegionChoice((p, c, d), "ambiguous", detail, start, last[1], spans)
+    return RegionChoice(readings[0], "ok", "", start, last[1], spans)
