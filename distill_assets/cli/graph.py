@@ -46,6 +46,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         root, rows, seed=args.seed, name=f"{profile.name}-{rows}-s{args.seed}"
     )
     err(f"demo: profile={profile.name} version={spec.key} rows={rows} home={root}")
+    if profile.unseen_styles_benchmark:
+        from distill_assets.core.data.benchmarks import add_unseen_styles
+
+        bench = add_unseen_styles(root)
+        err(f"demo: benchmark {bench['name']}: {bench['rows']} hand-written rows in unseen styles")
     started = time.time()
     ok = materialize_version(spec.key, profile.name)
     report_dir = asset_dir(artifacts_dir(root), spec.key, "eval_report")

@@ -41,6 +41,8 @@ class Profile:
     eval_base_limit: int | None = None
     # Judge the student's answers after division canonicalisation (core/student/postprocess.py).
     eval_canonicalize: bool = True
+    # `distill demo` registers the shipped hand-written hold-out as benchmark "unseen_styles".
+    unseen_styles_benchmark: bool = False
     # Promotion gate: tuned exact match must reach this and beat the base.
     promotion_threshold: float = 0.9
 
@@ -74,6 +76,7 @@ PROFILES: dict[str, Profile] = {
         eval_max_new_tokens=160,
         eval_base_limit=50,
         eval_batch_size=16,
+        unseen_styles_benchmark=True,
         promotion_threshold=0.3,
     ),
     "gpu": Profile(

@@ -23,6 +23,11 @@ from distill_assets.core.data.input_formats import InputError
 from distill_assets.core.data.inputs import read_text_table
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Hand-written texts in styles the synthetic batch does not produce (shop back-end blocks, chat
+# apps, labelled lines in any order, ...): the student never trains on them. Rows the teacher
+# must flag (ambiguous, conflict, no_region) are not part of the benchmark.
+UNSEEN_STYLES = "unseen_styles"
+_UNSEEN_FILE = "holdout_messy.jsonl"
 
 
 @dataclass(frozen=True)
@@ -96,3 +101,25 @@ def load_benchmarks(home: Path) -> list[Benchmark]:
         frame = pd.read_parquet(meta_path.parent / "benchmark.parquet")
         out.append(Benchmark(meta["name"], frame, meta["sha256"]))
     return out
+
+
+def unseen_styles_file() -> Path:
+    """The hand-written hold-out shipped with the package (id, text, case, label, status)."""
+    from importlib import resources
+
+    return Path(str(resources.files("distill_assets.gold").joinpath(_UNSEEN_FILE)))
+
+
+def add_unseen_styles(home: Path) -> dict[str, Any]:
+    """Register the shipped hand-written hold-out as benchmark `unseen_styles`."""
+    rows = []
+    for line in unseen_styles_file().read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        if r.get("status", "ok") == "ok":
+            rows.append({"id": r["id"], "text": r["text"], "style": r["case"], **r["label"]})
+    source = benchmarks_dir(home) / ".sources" / f"{UNSEEN_STYLES}.jsonl"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return add_benchmark(home, UNSEEN_STYLES, source)

@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from distill_assets.core.common.schema import FIELDS
-from distill_assets.core.data.benchmarks import add_benchmark, load_benchmarks
+from distill_assets.core.data.benchmarks import (
+    add_benchmark,
+    add_unseen_styles,
+    load_benchmarks,
+    unseen_styles_file,
+)
 from distill_assets.core.data.input_formats import InputError
 from distill_assets.core.evaluation.history import benchmark_history
 from tests.conftest import DALI_LABEL, DALI_TEXT
@@ -59,3 +64,13 @@ def test_history_lists_the_latest_versions_with_the_current_one(tmp_path) -> Non
     rows = benchmark_history(tmp_path, "b", current=("v3", _metrics(0.9, "2026-02-01")), latest=2)
     assert [(r["version"], r["exact_match"]) for r in rows] == [("v2", 0.1), ("v3", 0.9)]
     assert benchmark_history(tmp_path, "other") == []
+
+
+def test_the_unseen_styles_benchmark_holds_only_settled_rows(tmp_path) -> None:
+    meta = add_unseen_styles(tmp_path / "home")
+    lines = unseen_styles_file().read_text("utf-8").splitlines()
+    flagged = sum(json.loads(x).get("status", "ok") != "ok" for x in lines if x.strip())
+    assert flagged > 0 and meta["rows"] == sum(1 for x in lines if x.strip()) - flagged
+    (bench,) = load_benchmarks(tmp_path / "home")
+    assert bench.name == "unseen_styles" and all(g["province"] for g in bench.golds)
+    assert add_unseen_styles(tmp_path / "home") == meta  # registering twice is a no-op

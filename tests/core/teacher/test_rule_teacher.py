@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.data.benchmarks import unseen_styles_file
 from distill_assets.core.regions.canonical import canonicalize_region
 from distill_assets.core.regions.tables import GAZETTEER_VERSION, lookup_district
 from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "fixtures" / "gazetteer_holdout.jsonl"
-# A second hand-written hold-out (issue 14): messy texts, shop blocks, clues, and rows that must
-# be flagged (ambiguous, conflict, no_region) rather than guessed.
-MESSY = HOLDOUT.with_name("holdout_messy.jsonl")
+# A second hand-written hold-out: messy texts, shop blocks, clues, and rows that must be flagged
+# (ambiguous, conflict, no_region) rather than guessed. Shipped in the package: its settled rows
+# are also the demo's unseen-styles benchmark for the student.
+MESSY = unseen_styles_file()
 
 
 @pytest.fixture(scope="module")

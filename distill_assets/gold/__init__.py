@@ -1,0 +1,1 @@
+"""Hand-written gold data shipped with the package (the unseen-styles benchmark)."""
