@@ -38,6 +38,7 @@ STYLES: tuple[str, ...] = (
     "plus86",  # 地址…；收件人…；电话 +86 138 1234 5678
     "emoji",  # 📍… 👤… 📞…
     "name_shou",  # …，段丽娟收，…
+    "shop_backend",  # 收货人：…\n手机号码：…\n所在地区：云南省 大理白族自治州 大理市\n详细地址：…
 )
 ADDRESS_FORMS: tuple[str, ...] = (
     "full",  # 省 市 区 (municipalities: 北京市朝阳区)
@@ -241,8 +242,17 @@ def _locations(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
-def _render(layout: str, addr: str, name: str, phone: str, v: int) -> str:
-    """One text in a given layout; `v` (0..5) varies separators and label words."""
+def _render(layout: str, addr: str, name: str, phone: str, v: int, region: str = "") -> str:
+    """One text in a given layout; `v` (0..5) varies separators and label words. `region` is
+    the division part of `addr` (shop back-ends put it on a line of its own)."""
+    if layout == "shop_backend":
+        street = addr[len(region) :].strip() if region and addr.startswith(region) else addr
+        head = [f"收货人：{name}", f"手机号码：{phone}"]
+        if v % 3 == 2:  # English back-end labels
+            head = [f"Recipient: {name}", f"Phone: {phone}"]
+            return "\n".join([*head, f"Region: {region}", f"Address: {street}"])
+        tail = [f"所在地区：{region}", f"详细地址：{street}"]
+        return "\n".join([*tail, *head] if v % 2 else [*head, *tail])
     if layout == "seed_colon":
         lab = ("收件者", "收件人", "收货人")[v % 3]
         return f"电话:{phone}:{addr}:{lab}:{name}"
@@ -330,9 +340,8 @@ def _generate(n: int, rng: np.random.Generator, id_offset: int, seed: int) -> pd
         layout = STYLES[layout_idx[i]]
         loc = locs[i]
         addr = region + (" " if sep_u[i] < 0.15 else "") + loc
-        texts[i] = _render(
-            layout, addr, names[i], _fmt_phone(phones[i], _phone_kind(layout, ph_u[i])), int(var[i])
-        )
+        phone = _fmt_phone(phones[i], _phone_kind(layout, ph_u[i]))
+        texts[i] = _render(layout, addr, names[i], phone, int(var[i]), region)
         styles[i] = layout if form == "full" else f"{layout}+{form}"
         gp[i], gc[i], gd[i] = p, c, d
     ids = [f"syn-{seed}-{id_offset + i:07d}" for i in range(n)]
