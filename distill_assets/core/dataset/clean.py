@@ -38,7 +38,13 @@ from distill_assets.core.common.normalize import normalize_array, normalize_text
 from distill_assets.core.common.prompts import student_prompt
 from distill_assets.core.common.schema import FIELDS, GOLD_COLUMNS, REGION_FIELDS, USABLE_STATUSES
 from distill_assets.core.dataset.folder import dataset_lineage, json_safe, write_dataset_folder
-from distill_assets.core.dataset.split import SPLITS, LeakError, assert_no_leak, assign_splits
+from distill_assets.core.dataset.split import (
+    SPLITS,
+    LeakError,
+    assert_no_leak,
+    assign_splits,
+    pin_codes,
+)
 
 DROP_REASONS: tuple[str, ...] = (
     "missing_label",
@@ -128,10 +134,12 @@ def build_training_dataset(
     log: Logger = null_log,
     *,
     canonicalize: Canonicalizer | None = None,
+    previous_splits: pa.Table | None = None,
 ) -> DatasetResult:
     """Clean `labels` (joined to `raw` on id) into the training_dataset folder at `out_dir`.
 
     `canonicalize` defaults to `regions.canonical.canonicalize_region`; tests may pass a stub.
+    `previous_splits` (key, split) keeps rows where earlier datasets put them (split.pin_codes).
     """
     params = params or CleaningParams()
     gazetteer_version = "custom"
@@ -152,6 +160,7 @@ def build_training_dataset(
         val_fraction=params.val_fraction,
         salt=params.split_salt,
         log=log,
+        pinned=pin_codes(key_text, previous_splits),
     )
     table = table.append_column("split", split)
     try:
