@@ -36,6 +36,7 @@ from distill_assets.core.teacher.settings import TeacherSettings
 WORKERS_ENV = "DISTILL_TEACHER_WORKERS"
 CHUNK_ROWS = 10_000  # ~2-3 s of work per chunk: progress stays live, pickling stays small
 MIN_POOL_ROWS = 20_000  # below this one process is faster than starting workers
+PRELOAD_MODULE = "distill_assets.core.teacher.rule_pool_preload"
 
 
 def default_workers() -> int:
@@ -97,6 +98,8 @@ class RulePool:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context(_start_method())
+            if ctx.get_start_method() == "forkserver":  # effective until the server starts
+                ctx.set_forkserver_preload([PRELOAD_MODULE])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self._pool
 
