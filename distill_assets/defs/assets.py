@@ -8,6 +8,7 @@ import dagster as dg
 from distill_assets.core.common.lineage import read_manifest
 from distill_assets.core.data.raw_batch import write_raw_batch
 from distill_assets.core.dataset.clean import build_from_artifacts
+from distill_assets.core.dataset.cumulative import build_with_previous
 from distill_assets.core.evaluation import gates
 from distill_assets.core.evaluation.eval_report import build_eval_report
 from distill_assets.core.student.merging import build_merged_model
@@ -123,13 +124,25 @@ def training_dataset(
     params = config.params(step.profile)
 
     def build(out: Path) -> Built:
-        result = build_from_artifacts(
-            step.dir("raw_addresses"), step.dir("teacher_labels"), out, params, step.log
-        )
+        included: list[dict[str, Any]] = []
+        if config.include_previous:
+            keys = context.instance.get_dynamic_partitions(dataset_version.name or "")
+            earlier = keys[: keys.index(step.key)]  # partitions list in the order they were added
+            result, included = build_with_previous(
+                settings.artifacts, earlier, step.key, out, params, step.log
+            )
+        else:
+            result = build_from_artifacts(
+                step.dir("raw_addresses"), step.dir("teacher_labels"), out, params, step.log
+            )
         return Built(
-            params=metadata.params_of(params),
-            metadata=metadata.dataset_metadata(result),
-            extra={"counts": result.counts, "drop_reasons": result.drop_reasons},
+            params={**metadata.params_of(params), "include_previous": config.include_previous},
+            metadata={**metadata.dataset_metadata(result), "included_versions": included},
+            extra={
+                "counts": result.counts,
+                "drop_reasons": result.drop_reasons,
+                "included_versions": included,
+            },
             verdicts=[
                 gates.dataset_schema(out),
                 gates.dataset_no_leakage(out),

@@ -55,9 +55,16 @@ class DatasetConfig(ProfileConfig):
     student_prompt: str | None = Field(
         default=None, description="student_system (the seeds') | student_short"
     )
+    include_previous: bool = Field(
+        default=False,
+        description="build from this version and every earlier one (de-duplicated; a test "
+        "split once drawn stays test)",
+    )
 
     def params(self, profile: Profile) -> CleaningParams:
-        return CleaningParams(**self.resolved(profile))
+        values = self.resolved(profile)
+        values.pop("include_previous")  # which rows, not how they are cleaned
+        return CleaningParams(**values)
 
 
 class TrainingConfig(ProfileConfig):

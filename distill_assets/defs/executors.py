@@ -5,7 +5,8 @@ Three layers keep one GPU from being shared by two trainings:
 - across runs, the steps' `pool="gpu"` takes a slot of the instance's `gpu` pool (limit 1 in
   dagster_home/dagster.yaml; `dagster instance concurrency set gpu N` on a bigger box);
 - on Kubernetes each step is its own pod and the `dagster-k8s/config` op tag asks for
-  `nvidia.com/gpu`, so the cluster scheduler places it on a GPU node.
+  `nvidia.com/gpu`, selects the GPU node pool (`nodeSelector`) and tolerates its taint, so the
+  cluster scheduler places it on a GPU node and nothing else lands there.
 """
 
 from __future__ import annotations
@@ -20,14 +21,51 @@ GPU_TAG = "gpu"
 GPU_POOL = "gpu"
 K8S_GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAG_LIMIT = [{"key": GPU_TAG, "value": "true", "limit": 1}]
+# The GPU node pool: a node label to select it and the taint its nodes carry. The defaults are
+# what the NVIDIA GPU operator labels (`nvidia.com/gpu.present`) and the taint GKE/AKS/EKS GPU
+# pools are usually given; set DISTILL_GPU_NODE_SELECTOR ("key=value,key2=value2") and
+# DISTILL_GPU_TOLERATION ("key[=value]:Effect") to a cluster's own.
+GPU_NODE_SELECTOR_ENV = "DISTILL_GPU_NODE_SELECTOR"
+GPU_TOLERATION_ENV = "DISTILL_GPU_TOLERATION"
+DEFAULT_GPU_NODE_SELECTOR = "nvidia.com/gpu.present=true"
+DEFAULT_GPU_TOLERATION = "nvidia.com/gpu:NoSchedule"
+
+
+def gpu_node_selector(spec: str | None = None) -> dict[str, str]:
+    """`key=value,...` (default: DISTILL_GPU_NODE_SELECTOR, else the GPU operator's label)."""
+    spec = spec if spec is not None else os.environ.get(GPU_NODE_SELECTOR_ENV)
+    out: dict[str, str] = {}
+    for part in (spec or DEFAULT_GPU_NODE_SELECTOR).split(","):
+        key, sep, value = part.strip().partition("=")
+        if not key or not sep:
+            raise ValueError(f"{GPU_NODE_SELECTOR_ENV}: expected key=value,..., got {spec!r}")
+        out[key] = value
+    return out
+
+
+def gpu_toleration(spec: str | None = None) -> dict[str, str]:
+    """`key[=value]:Effect` as a pod toleration (Exists without a value, Equal with one)."""
+    spec = spec if spec is not None else os.environ.get(GPU_TOLERATION_ENV)
+    spec = spec or DEFAULT_GPU_TOLERATION
+    key_value, _, effect = spec.rpartition(":")
+    key, sep, value = key_value.partition("=")
+    if not key or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        raise ValueError(f"{GPU_TOLERATION_ENV}: expected key[=value]:Effect, got {spec!r}")
+    tol = {"key": key, "operator": "Equal" if sep else "Exists", "effect": effect}
+    return tol | ({"value": value} if sep else {})
 
 
 def gpu_op_tags(gpus: int = 1) -> dict[str, Any]:
-    """Op tags of a GPU step: the executor limit key and the pod's GPU request on Kubernetes."""
+    """Op tags of a GPU step: the executor limit key, and on Kubernetes the pod's GPU limit,
+    the GPU node pool's selector and a toleration of its taint."""
     return {
         GPU_TAG: "true",
         "dagster-k8s/config": {
             "container_config": {"resources": {"limits": {K8S_GPU_RESOURCE: str(gpus)}}},
+            "pod_spec_config": {
+                "node_selector": gpu_node_selector(),
+                "tolerations": [gpu_toleration()],
+            },
         },
     }
 

@@ -168,8 +168,8 @@ def test_gpu_assets_take_the_gpu_pool():
 # --- Kubernetes ----------------------------------------------------------------------------
 
 
-def _pod_gpu_limit(op_tags: dict) -> str | None:
-    """The GPU limit of the step pod dagster-k8s builds for an op with these tags."""
+def _step_pod_spec(op_tags: dict):
+    """The pod spec of the step Job dagster-k8s builds for an op with these tags."""
     k8s_job = pytest.importorskip("dagster_k8s.job")
     user_config = k8s_job.get_user_defined_k8s_config(op_tags)
     job_config = k8s_job.DagsterK8sJobConfig(job_image="distill:test", dagster_home="/opt/home")
@@ -180,7 +180,12 @@ def _pod_gpu_limit(op_tags: dict) -> str | None:
         user_defined_k8s_config=user_config,
         pod_name="dagster-step-test",
     )
-    (container,) = v1_job.spec.template.spec.containers
+    return v1_job.spec.template.spec
+
+
+def _pod_gpu_limit(op_tags: dict) -> str | None:
+    """The GPU limit of the step pod dagster-k8s builds for an op with these tags."""
+    (container,) = _step_pod_spec(op_tags).containers
     limits = container.resources.limits if container.resources else None
     return (limits or {}).get(K8S_GPU_RESOURCE)
 
@@ -220,3 +225,43 @@ def test_gpu_op_tags_render_to_a_gpu_pod():
     def plain() -> None: ...
 
     assert _pod_gpu_limit(dict(plain.tags)) is None
+
+
+def _tolerations(pod_spec) -> list[dict]:
+    return [
+        {k: v for k, v in t.to_dict().items() if v is not None} for t in pod_spec.tolerations or []
+    ]
+
+
+def test_k8s_gpu_pods_go_to_the_gpu_node_pool(k8s_defs):
+    """Each gpu step's pod selects the GPU nodes and tolerates their taint, beside its limit;
+    the other steps' pods neither select nor tolerate them."""
+    job = k8s_defs.resolve_job_def("distill_graph")
+    for node in job.graph.nodes:
+        spec = _step_pod_spec(dict(node.definition.tags))
+        if node.name in GPU_ASSETS:
+            assert spec.node_selector == {"nvidia.com/gpu.present": "true"}, node.name
+            assert _tolerations(spec) == [
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+            ], node.name
+            assert _pod_gpu_limit(dict(node.definition.tags)) == "1", node.name
+        else:
+            assert not spec.node_selector and not spec.tolerations, node.name
+
+
+def test_gpu_node_pool_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("dagster_k8s")
+    monkeypatch.setenv("DISTILL_GPU_NODE_SELECTOR", "pool=gpu-h100, cloud.example/accel=h100")
+    monkeypatch.setenv("DISTILL_GPU_TOLERATION", "dedicated=gpu:NoExecute")
+
+    @dg.op(tags=gpu_op_tags())
+    def train() -> None: ...
+
+    spec = _step_pod_spec(dict(train.tags))
+    assert spec.node_selector == {"pool": "gpu-h100", "cloud.example/accel": "h100"}
+    assert _tolerations(spec) == [
+        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoExecute"}
+    ]
+    monkeypatch.setenv("DISTILL_GPU_TOLERATION", "dedicated=gpu")
+    with pytest.raises(ValueError, match="DISTILL_GPU_TOLERATION"):
+        gpu_op_tags()

@@ -118,8 +118,58 @@ class AuditResult:
     problems: list[str] = field(default_factory=list)
 
 
+def _check_files(folder: Path, manifest: dict[str, Any], label: str, problems: list[str]) -> int:
+    """Re-hash the files a manifest lists; the number that match, a problem for each other."""
+    ok = 0
+    for rel, expected in manifest.get("files", {}).items():
+        path = folder / rel
+        if not path.exists():
+            problems.append(f"{label}: missing file {path}")
+        elif sha256_file(path) != expected:
+            problems.append(f"{label}: altered file {path} (hash differs from manifest)")
+        else:
+            ok += 1
+    return ok
+
+
+def _audit_included(root: Path, asset: str, manifest: dict[str, Any], problems: list[str]) -> list:
+    """The other versions an artifact was built from (`included_versions`): each artifact it
+    read must still be on disk, unaltered, at the data version it consumed."""
+    followed: list[dict[str, Any]] = []
+    for entry in manifest.get("included_versions", []):
+        other = str(entry["version"])
+        for up in ASSET_CHAIN:
+            consumed = entry.get(up)
+            if not consumed:
+                continue
+            folder = asset_dir(root, other, up)
+            label = f"{asset}: included {other}/{up}"
+            try:
+                up_manifest = read_manifest(folder)
+            except LineageError as exc:
+                problems.append(f"{label}: {exc}")
+                continue
+            files_ok = _check_files(folder, up_manifest, label, problems)
+            if up_manifest["data_version"] != consumed:
+                problems.append(
+                    f"{label}: built from {consumed}, but it is {up_manifest['data_version']} "
+                    "on disk"
+                )
+            followed.append(
+                {
+                    "version": other,
+                    "asset": up,
+                    "data_version": up_manifest["data_version"],
+                    "files_ok": files_ok,
+                    "files": len(up_manifest.get("files", {})),
+                }
+            )
+    return followed
+
+
 def audit(root: Path, version: str) -> AuditResult:
-    """Re-hash every artifact of `version` and check each step consumed its upstream's version."""
+    """Re-hash every artifact of `version` and check each step consumed its upstream's version;
+    artifacts of other versions a step included (a dataset over earlier versions) likewise."""
     result = AuditResult(version=version)
     seen: dict[str, str] = {}
     for asset in ASSET_CHAIN:
@@ -129,15 +179,9 @@ def audit(root: Path, version: str) -> AuditResult:
         except LineageError as exc:
             result.problems.append(f"{asset}: {exc}")
             continue
-        step: dict[str, Any] = {"asset": asset, "manifest": manifest, "files_ok": 0}
-        for rel, expected in manifest.get("files", {}).items():
-            path = folder / rel
-            if not path.exists():
-                result.problems.append(f"{asset}: missing file {path}")
-            elif sha256_file(path) != expected:
-                result.problems.append(f"{asset}: altered file {path} (hash differs from manifest)")
-            else:
-                step["files_ok"] += 1
+        step: dict[str, Any] = {"asset": asset, "manifest": manifest}
+        step["files_ok"] = _check_files(folder, manifest, asset, result.problems)
+        step["included"] = _audit_included(root, asset, manifest, result.problems)
         for up, consumed in manifest.get("upstream", {}).items():
             if up in seen and seen[up] != consumed:
                 result.problems.append(

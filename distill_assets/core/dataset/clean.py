@@ -16,7 +16,9 @@ substring tests and the split hash, so a million rows clean in well under a minu
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,13 @@ from distill_assets.core.dataset.folder import (
     review_frame,
     write_dataset_folder,
 )
-from distill_assets.core.dataset.split import SPLITS, LeakError, assert_no_leak, assign_splits
+from distill_assets.core.dataset.split import (
+    SPLITS,
+    LeakError,
+    assert_no_leak,
+    assign_splits,
+    pin_codes,
+)
 
 DROP_REASONS: tuple[str, ...] = (
     "missing_label",
@@ -147,10 +155,12 @@ def build_training_dataset(
     log: Logger = null_log,
     *,
     canonicalize: Canonicalizer | None = None,
+    previous_splits: pa.Table | None = None,
 ) -> DatasetResult:
     """Clean `labels` (joined to `raw` on id) into the training_dataset folder at `out_dir`.
 
     `canonicalize` defaults to `regions.canonical.canonicalize_region`; tests may pass a stub.
+    `previous_splits` (key, split) keeps rows where earlier datasets put them (split.pin_codes).
     """
     params = params or CleaningParams()
     gazetteer_version = "custom"
@@ -171,6 +181,7 @@ def build_training_dataset(
         val_fraction=params.val_fraction,
         salt=params.split_salt,
         log=log,
+        pinned=pin_codes(key_text, previous_splits),
     )
     table = table.append_column("split", split)
     try:
@@ -216,7 +227,7 @@ def _clean_rows(
     text = normalize_array(df["text"])
     reason[(reason == "") & as_mask(pc.equal(text, ""))] = "empty_text"
     cols = _normalise_labels(df, reason)
-    gold = {f: normalize_field(f, df[f"gold_{f}"]) for f in FIELDS} if has_gold else None
+    gold = _normalise_fields({f: df[f"gold_{f}"] for f in FIELDS}) if has_gold else None
     vs_gold: dict[str, Any] | None = None
     if gold is not None:  # the teacher's answers as given (normalised, before canonical regions)
         answered = df["status"].isin(sorted(USABLE_STATUSES)).to_numpy()
@@ -360,11 +371,19 @@ def _normalise_labels(df: pd.DataFrame, reason: np.ndarray) -> dict[str, pa.Arra
     for f in FIELDS:
         valid &= is_str(df[f])
     reason[(reason == "") & ~valid] = "invalid_schema"
-    out: dict[str, pa.Array] = {}
-    for f in FIELDS:
-        col = df[f] if valid.all() else np.where(valid, df[f].to_numpy(dtype=object), "")
-        out[f] = normalize_field(f, col)
-    return out
+    cols = {
+        f: df[f] if valid.all() else np.where(valid, df[f].to_numpy(dtype=object), "")
+        for f in FIELDS
+    }
+    return _normalise_fields(cols)
+
+
+def _normalise_fields(cols: dict[str, Any]) -> dict[str, pa.Array]:
+    """normalize_field over each column, two columns at a time: Arrow's kernels release the
+    GIL, so the second core works too."""
+    with ThreadPoolExecutor(2) as pool:
+        done = {f: pool.submit(normalize_field, f, col) for f, col in cols.items()}
+        return {f: fut.result() for f, fut in done.items()}
 
 
 def _canonical_regions(
@@ -411,18 +430,26 @@ def _ground(
     if not len(idx):
         return
     sel = pa.array(idx)
-    text_phone = as_objects(strip_pattern(text.take(sel), _PHONE_SEPARATORS))
+    # Rows whose field is empty need no test; the others are tested with `in` over object
+    # arrays (map: no Python frame per row), each text converted once.
     tns = as_objects(text_nospace.take(sel))
-    ph = as_objects(cols["phone"].take(sel))
-    nm = as_objects(strip_pattern(cols["name"].take(sel), " "))
-    loc = as_objects(strip_pattern(cols["specific_location"].take(sel), " "))
-    for j, i in enumerate(idx.tolist()):
-        if ph[j] and ph[j] not in text_phone[j]:
-            reason[i] = "phone_not_in_text"
-        elif nm[j] and nm[j] not in tns[j]:
-            reason[i] = "name_not_in_text"
-        elif loc[j] and loc[j] not in tns[j]:
-            reason[i] = "location_not_in_text"
+    fields = (
+        ("phone_not_in_text", cols["phone"], None),
+        ("name_not_in_text", strip_pattern(cols["name"].take(sel), " "), tns),
+        ("location_not_in_text", strip_pattern(cols["specific_location"].take(sel), " "), tns),
+    )
+    live = np.ones(len(idx), dtype=bool)  # not yet dropped by an earlier field's test
+    for why, needle, haystack in fields:
+        if haystack is None:  # the phone, against the text without its separators
+            needle = needle.take(sel)
+            haystack = as_objects(strip_pattern(text.take(sel), _PHONE_SEPARATORS))
+        check = np.flatnonzero(live & ~as_mask(pc.equal(needle, "")))
+        if not len(check):
+            continue
+        found = map(operator.contains, haystack[check], as_objects(needle.take(pa.array(check))))
+        missing = check[~np.fromiter(found, dtype=bool, count=len(check))]
+        reason[idx[missing]] = why
+        live[missing] = False
 
 
 def build_from_artifacts(

@@ -26,6 +26,8 @@ from distill_assets.core.common.log import Logger
 from distill_assets.core.common.normalize import normalize_array
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+# The order a pinned group takes when its rows had several splits: test first, never train.
+SPLIT_ORDER: tuple[str, ...] = ("test", "val", "train")
 
 
 class LeakError(ValueError):
@@ -63,6 +65,30 @@ def _row_hashes(key_text: pa.Array, salt: str) -> np.ndarray:
     return hash_array(as_objects(key_text), hash_key=hash_key, categorize=False)
 
 
+def pin_codes(key_text: pa.Array, previous: pa.Table | None) -> np.ndarray | None:
+    """Per row, the split its key (text without spaces) had in an earlier dataset, as an index
+    into SPLIT_ORDER (test 0, val 1, train 2), or -1. A key found in several earlier splits takes
+    the first of that order: a row once in test never moves to train.
+
+    `previous` has columns `key` and `split` (earlier_splits in dataset/cumulative.py).
+    """
+    if previous is None or not len(previous) or not len(key_text):
+        return None
+    split_at = pc.index_in(to_arrow(previous.column("split")), pa.array(list(SPLIT_ORDER)))
+    if split_at.null_count:
+        raise ValueError(f"earlier split column holds values other than {SPLIT_ORDER}")
+    code = np.asarray(split_at.to_numpy(), dtype=np.int64)
+    keys = to_arrow(previous.column("key"))
+    dictionary = pc.unique(keys)
+    best = np.full(len(dictionary), len(SPLIT_ORDER), dtype=np.int64)
+    np.minimum.at(best, np.asarray(pc.index_in(keys, dictionary).to_numpy()), code)
+    at = pc.index_in(key_text, dictionary)
+    found = np.asarray(pc.is_valid(at).to_numpy(zero_copy_only=False), dtype=bool)
+    out = np.full(len(key_text), -1, dtype=np.int64)
+    out[found] = best[np.asarray(pc.drop_null(at).to_numpy())]
+    return out
+
+
 def assign_splits(
     key_text: pa.Array,
     name: pa.Array,
@@ -73,10 +99,14 @@ def assign_splits(
     val_fraction: float,
     salt: str,
     log: Logger,
+    pinned: np.ndarray | None = None,
 ) -> pa.Array:
     """Whole groups, in the order of a salted hash of their members' texts: test, val, train.
 
     A group's hash is the smallest hash of its rows' texts, so it depends on content only.
+    `pinned` (pin_codes) keeps groups where an earlier dataset put them: a group with a row
+    once in test stays test, else one once in val stays val, else train; the other groups fill
+    what is left of the test and val quotas in hash order.
     """
     n = len(key_text)
     if n == 0:
@@ -95,14 +125,28 @@ def assign_splits(
     if n >= 3:
         test_n = max(test_n, 1) if test_size > 0 else 0
         val_n = max(val_n, 1) if val_fraction > 0 else 0
-    start = np.cumsum(sizes) - sizes
-    is_test = start < test_n
+    free = len(SPLIT_ORDER)
+    group_pin = np.full(n, free, dtype=np.int64)
+    if pinned is not None:
+        np.minimum.at(group_pin, comp, np.where(pinned >= 0, pinned, free))
+    pin = group_pin[comp_ids]
+    open_ = pin == free
+    test_n -= int(sizes[pin == 0].sum())
+    val_n -= int(sizes[pin == 1].sum())
+    open_sizes = np.where(open_, sizes, 0)
+    start = np.cumsum(open_sizes) - open_sizes
+    is_test = open_ & (start < test_n)
     in_test = int(sizes[is_test].sum())
-    which = np.where(is_test, 0, np.where(start < in_test + val_n, 1, 2))
+    which = np.where(is_test, 0, np.where(open_ & (start < in_test + val_n), 1, 2))
+    which = np.where(open_, which, pin)
     comp_split = np.empty(n, dtype=np.int64)
     comp_split[comp_ids] = which
-    names = pa.array(["test", "val", "train"], type=LARGE_STRING)
-    log(f"split {n} rows in {len(sizes)} groups (largest group {int(sizes.max())} rows)")
+    names = pa.array(list(SPLIT_ORDER), type=LARGE_STRING)
+    pinned_rows = int(sizes[~open_].sum())
+    log(
+        f"split {n} rows in {len(sizes)} groups (largest group {int(sizes.max())} rows"
+        + (f", {pinned_rows} rows kept where an earlier dataset put them)" if pinned_rows else ")")
+    )
     return names.take(pa.array(comp_split[comp]))
 
 

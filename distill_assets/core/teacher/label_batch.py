@@ -12,6 +12,7 @@ from distill_assets.core.common.compare import teacher_vs_gold
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.data.raw_batch import read_raw
 from distill_assets.core.teacher.labeling import label_frame
+from distill_assets.core.teacher.rule_pool import label_rules_parallel
 from distill_assets.core.teacher.settings import TeacherSettings
 
 LABELS_FILE = "labels.parquet"
@@ -43,7 +44,10 @@ def label_batch(
 ) -> LabelBatch:
     """Label the raw batch in `raw_dir` into `out_dir` (LabelingError past the failure rate)."""
     raw = read_raw(raw_dir)
-    result = label_frame(raw.loc[:, ["id", "text"]], settings, log=log)
+    if settings.effective_kind == "gazetteer":  # CPU-bound: every core (rule_pool.py)
+        result = label_rules_parallel(raw.loc[:, ["id", "text"]], settings, log=log)
+    else:
+        result = label_frame(raw.loc[:, ["id", "text"]], settings, log=log)
     labels = result.frame
     disagreement = None
     if compare_with_gazetteer and settings.effective_kind != "gazetteer":

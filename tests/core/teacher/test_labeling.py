@@ -326,3 +326,44 @@ def test_review_statuses_are_answers_not_failures():
     assert labels_failure_rate(res.frame, 0.05).passed
     failed = pd.DataFrame({"status": ["ok", "invalid_json", "skipped_budget", "ambiguous"]})
     assert failure_rate(failed) == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------- rule teacher pool
+
+
+def _synthetic_texts(n: int) -> pd.DataFrame:
+    from distill_assets.core.data.synth import generate_batch
+
+    return generate_batch(n, seed=13).loc[:, ["id", "text"]]
+
+
+def test_rule_pool_gives_the_labels_of_one_process_in_input_order():
+    from distill_assets.core.teacher.rule_pool import RulePool
+
+    df = _synthetic_texts(300)
+    df.loc[7, "text"] = ""  # an odd row keeps its place and its status
+    gaz = TeacherSettings(kind="gazetteer", max_failure_rate=1.0)
+    one = label_frame(df, gaz).frame
+    lines: list[str] = []
+    with RulePool(gaz, workers=2, chunk_rows=40, min_rows=0) as pool:
+        assert pool.uses_pool(len(df))
+        many = pool.label(df, lines.append)
+    assert any("worker processes" in line for line in lines)  # it did run in the pool
+    assert list(many.frame.columns) == list(one.columns)
+    cols = [c for c in LABEL_COLUMNS if c != "latency_s"]
+    pd.testing.assert_frame_equal(many.frame.loc[:, cols], one.loc[:, cols])
+    ok = int((one["status"].to_numpy() == "ok").sum())
+    assert many.ledger["rows"] == 300 and many.ledger["ok"] == ok
+
+
+def test_rule_pool_stays_in_one_process_for_small_batches(monkeypatch: pytest.MonkeyPatch):
+    from distill_assets.core.teacher import rule_pool
+
+    gaz = TeacherSettings(kind="gazetteer")
+    assert not rule_pool.RulePool(gaz, workers=2).uses_pool(500)  # below MIN_POOL_ROWS
+    assert not rule_pool.RulePool(gaz, workers=1, min_rows=0, chunk_rows=10).uses_pool(500)
+    monkeypatch.setenv(rule_pool.WORKERS_ENV, "3")
+    assert rule_pool.default_workers() == 3
+    monkeypatch.setenv(rule_pool.WORKERS_ENV, "zero")
+    with pytest.raises(ValueError, match=rule_pool.WORKERS_ENV):
+        rule_pool.default_workers()
