@@ -7,12 +7,18 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from distill_assets.core.data.dataset_versions import list_specs
+from distill_assets.core.evaluation.gates import CHECKS
 from distill_assets.defs.automation import asset_automation_condition, build_automation_sensor
+from distill_assets.defs.checks import specs_for
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.sensors import build_sensor_and_schedule
 
@@ -194,10 +200,13 @@ def test_nightly_schedule_reruns_the_newest_version(inbox: Inbox):
 # --- declarative automation ----------------------------------------------------------------
 
 
-def _graph(code_versions: dict[str, str] | None = None) -> list[dg.AssetsDefinition]:
-    """Stand-ins with the real keys, deps, partitions and condition; code versions overridable."""
+def _graph(
+    code_versions: dict[str, str] | None = None, condition: dg.AutomationCondition | None = None
+) -> list[dg.AssetsDefinition]:
+    """Stand-ins with the real keys, deps, partitions, checks and condition; code versions
+    overridable."""
     code_versions = code_versions or {}
-    condition = asset_automation_condition()
+    condition = condition or asset_automation_condition()
     out = []
     for name, deps in GRAPH.items():
 
@@ -207,8 +216,10 @@ def _graph(code_versions: dict[str, str] | None = None) -> list[dg.AssetsDefinit
             partitions_def=dataset_version,
             code_version=code_versions.get(name, "v1"),
             automation_condition=condition,
+            check_specs=specs_for(name),
         )
-        def _stand_in() -> None: ...
+        def _stand_in():  # no return annotation: with check specs, None means "no outputs"
+            ...
 
         out.append(_stand_in)
     return out
@@ -223,9 +234,37 @@ def _requested(result) -> dict[str, set]:
     return out
 
 
+def _report_check(instance: dg.DagsterInstance, check: str, passed: bool) -> None:
+    """A check result on the asset's latest materialisation (as a run ties them)."""
+    key = dg.AssetKey(CHECKS[check].asset)
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1)
+    (latest,) = records.records
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=latest.run_id, timestamp=latest.timestamp
+    )
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=key,
+            check_name=check,
+            passed=passed,
+            partition="v1",
+            target_materialization_data=target,
+        )
+    )
+
+
+def _materialized(instance: dg.DagsterInstance, name: str, failed: tuple[str, ...] = ()) -> None:
+    """A materialisation of v1 with its checks' results, as a real run records them."""
+    instance.report_runless_asset_event(dg.AssetMaterialization(name, partition="v1"))
+    for check, info in CHECKS.items():
+        if info.asset == name:
+            _report_check(instance, check, passed=check not in failed)
+
+
 @pytest.fixture
 def built() -> dg.DagsterInstance:
-    """Version v1 built by an earlier run; v2 registered but not built yet."""
+    """Version v1 built by an earlier run; v2 registered but not built yet. (Its checks are
+    left unreported: runless check results of one partition can be reported once.)"""
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("dataset_version", ["v1", "v2"])
     for name in GRAPH:
@@ -253,11 +292,35 @@ def test_prompt_change_relabels_and_rebuilds_everything_downstream(built):
 
 def test_upstream_update_outside_a_run_flows_downstream(built):
     first = dg.evaluate_automation_conditions(defs=_graph(), instance=built)
-    built.report_runless_asset_event(dg.AssetMaterialization("training_dataset", partition="v1"))
+    _materialized(built, "training_dataset")
     result = dg.evaluate_automation_conditions(defs=_graph(), instance=built, cursor=first.cursor)
     assert _requested(result) == {
         name: {"v1"} for name in ("lora_adapter", "merged_model", "eval_report")
     }
+
+
+@pytest.mark.parametrize("gated", [True, False])
+def test_a_failed_blocking_check_requests_nothing_downstream(built, gated: bool):
+    """training_dataset rebuilt with a leak: its blocking check failed, so neither the adapter,
+    the merged model nor the eval is requested; without the blocking-checks condition they are
+    (the control case shows the test can fail)."""
+    ac = dg.AutomationCondition
+    base = asset_automation_condition()
+    # The same condition less its blocking-checks operand: what the graph had before.
+    ungated = (
+        cast(dg.AutomationCondition, ac.any_deps_updated() | ac.code_version_changed())
+        .since_last_handled()
+        .with_label("ungated")
+    )
+    graph = _graph(condition=base if gated else ungated)
+    first = dg.evaluate_automation_conditions(defs=graph, instance=built)
+    _materialized(built, "training_dataset", failed=("training_dataset_no_leakage",))
+    result = dg.evaluate_automation_conditions(defs=graph, instance=built, cursor=first.cursor)
+    requested = _requested(result)
+    if gated:
+        assert requested == {}
+    else:
+        assert set(requested) >= {"lora_adapter", "eval_report"}
 
 
 def test_a_new_version_is_left_to_the_inbox_sensor(built):
