@@ -118,3 +118,22 @@ def test_add_version_synthetic_registers_a_partition(home, capsys):
     assert capsys.readouterr().out.strip() == "version=batch kind=synthetic"
     instance = dg.DagsterInstance.get()
     assert "batch" in instance.get_dynamic_partitions("dataset_version")
+
+
+def test_add_version_from_a_bad_file_registers_nothing(home, tmp_path, capsys):
+    """The file is read with the raw_addresses reader at registration: a bad row is an error
+    naming the file and the row, exit 2, no version and no partition."""
+    src = tmp_path / "batch.jsonl"
+    src.write_text(
+        json.dumps({"id": "a", "text": TEXTS[0]}, ensure_ascii=False) + "\n"
+        '{"id": "b", "text": "   "}\n',
+        encoding="utf-8",
+    )
+    assert main(["add-version", "batch", "--from", str(src)]) == 2
+    err = capsys.readouterr().err
+    assert "batch.jsonl line 2" in err and "nothing registered" in err
+    assert not (home / "versions").exists() or not list((home / "versions").glob("*.json"))
+
+    _write(src, "jsonl")
+    assert main(["add-version", "batch", "--from", str(src)]) == 0
+    assert capsys.readouterr().out.strip().startswith("version=batch-")

@@ -80,7 +80,8 @@ def test_bad_input_file_fails_clearly_and_keeps_previous_artifacts(env, tmp_path
 
     bad = tmp_path / "notext.csv"
     bad.write_text("id,body\n1,hello\n", encoding="utf-8")
-    bad_key = env.add(register_file(env.home, bad, name="bad").key)
+    # Registered before registration read files (validate=False): raw_addresses still refuses it.
+    bad_key = env.add(register_file(env.home, bad, name="bad", validate=False).key)
     result = env.materialize([raw_addresses], bad_key, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

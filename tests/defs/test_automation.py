@@ -170,6 +170,35 @@ def test_non_data_and_hidden_files_are_ignored(inbox: Inbox):
     assert str(run.partition_key).startswith("real-")
 
 
+def test_a_bad_file_is_moved_to_rejected_with_its_reason(inbox: Inbox):
+    """Read with the raw_addresses reader at registration: a file with no text column becomes
+    no partition and no run; it is moved to rejected/ with why, and the tick says so."""
+    (inbox.folder / "notext.csv").write_text("id,body\n1,hello\n", "utf-8")
+    (inbox.folder / "empty.jsonl").write_bytes(b"")
+    data = inbox.tick()
+    assert not data.runs and not data.added
+    assert list_specs(inbox.home) == [] and inbox.partitions == []
+    assert "rejected" in data.skip and "notext.csv" in data.skip
+    rejected = inbox.folder / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == [
+        "empty.jsonl",
+        "empty.jsonl.reason.txt",
+        "notext.csv",
+        "notext.csv.reason.txt",
+    ]
+    reason = (rejected / "notext.csv.reason.txt").read_text("utf-8")
+    assert "notext.csv" in reason and "text" in reason
+    assert not (inbox.folder / "notext.csv").exists()
+    # A good file beside a bad one still becomes a version; the rejected ones stay out.
+    (inbox.folder / "bad.jsonl").write_text('{"id": "1", "text": ""}\n', "utf-8")
+    (inbox.folder / "good.jsonl").write_text(_rows("天津市河西区友谊路18号"), "utf-8")
+    data = inbox.tick()
+    (run,) = data.runs
+    assert str(run.partition_key).startswith("good-")
+    assert "line 1" in (rejected / "bad.jsonl.reason.txt").read_text("utf-8")
+    assert not inbox.tick().runs
+
+
 def test_missing_inbox_folder_skips(inbox: Inbox):
     inbox.folder.rmdir()
     data = inbox.tick()
