@@ -312,6 +312,27 @@ def test_code_version_change_requests_that_asset_and_its_downstream(built):
     assert again.total_requested == 0  # handled once, not every tick
 
 
+def test_an_edited_cleaning_rule_requests_the_dataset_and_its_downstream(built):
+    """No constant bumped: the code versions are derived from the source of the step's core
+    modules (defs/code_versions.py), so editing a rule in dataset/clean.py is enough."""
+    from distill_assets.core.common.profiles import get_profile
+    from distill_assets.defs import code_versions as cv
+
+    profile = get_profile("test")
+    before = cv.compute_code_versions(profile)
+    first = dg.evaluate_automation_conditions(defs=_graph(before), instance=built)
+    rule = cv.read_source("dataset/clean.py") + "\n\nMIN_TEXT_CHARS = 4\n"
+
+    def read(rel: str) -> str:
+        return rule if rel == "dataset/clean.py" else cv.read_source(rel)
+
+    after = cv.compute_code_versions(profile, read=read)
+    result = dg.evaluate_automation_conditions(
+        defs=_graph(after), instance=built, cursor=first.cursor
+    )
+    assert _requested(result) == {name: {"v1"} for name in DOWNSTREAM_OF_DATASET}
+
+
 def test_prompt_change_relabels_and_rebuilds_everything_downstream(built):
     first = dg.evaluate_automation_conditions(defs=_graph(), instance=built)
     changed = _graph({"teacher_labels": "labels-v1-newprompthash"})
