@@ -137,3 +137,35 @@ def test_add_version_from_a_bad_file_registers_nothing(home, tmp_path, capsys):
     _write(src, "jsonl")
     assert main(["add-version", "batch", "--from", str(src)]) == 0
     assert capsys.readouterr().out.strip().startswith("version=batch-")
+
+
+def test_promote_rollback_and_audit_production(home, capsys):
+    from tests.production_chain import fake_version
+
+    assert main(["audit", "--production"]) == 1
+    assert capsys.readouterr().out.strip().endswith("ok=false problems=1")
+    fake_version(home, "v1")
+    fake_version(home, "v2", tuned=0.9)
+    fake_version(home, "bad", passed=False)
+    assert main(["promote", "bad"]) == 1
+    assert "promotion gate" in capsys.readouterr().err
+    assert main(["promote", "v1"]) == 0
+    assert main(["promote", "v2", "--reason", "better"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.match(r"^production: version=v2 action=promote tuned_exact=0\.900 previous=v1 ", last)
+
+    assert main(["audit", "--production"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "audit: production version=v2 ok=true problems=0"
+    assert [line.split(":")[0] for line in lines[1:-1]] == list(ASSET_CHAIN)
+    assert '"file_sha256": "v2-sha"' in lines[1] and '"prompt_hash": "abc123def456"' in lines[2]
+    assert '"tuned_exact_match": 0.9' in lines[6]
+
+    assert main(["promote", "--rollback", "--reason", "v2 misbehaves"]) == 0
+    assert "version=v1 action=rollback" in capsys.readouterr().out
+    import dagster as dg
+
+    events = dg.DagsterInstance.get().fetch_materializations(
+        dg.AssetKey("production_model"), limit=10
+    )
+    assert len(events.records) == 3

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from distill_assets.cli import audit, graph, label, predict
+from distill_assets.cli import audit, graph, label, predict, production
 
-COMMAND_MODULES = (graph, label, predict, audit)
+COMMAND_MODULES = (graph, label, predict, audit, production)
 
 
 def build_parser() -> argparse.ArgumentParser:

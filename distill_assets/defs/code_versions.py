@@ -112,6 +112,7 @@ INFRASTRUCTURE: tuple[str, ...] = (
     "student/predict.py",
     "evaluation/__init__.py",
     "evaluation/gates.py",
+    "evaluation/production.py",  # the alias copies the merged model; it builds no artifact
 )
 PREFIX = {
     "raw_addresses": "raw",
