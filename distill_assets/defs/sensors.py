@@ -12,6 +12,8 @@ import dagster as dg
 from distill_assets.core.common.home import default_home
 from distill_assets.core.data.inbox import inbox_dir, scan_inbox
 from distill_assets.defs.partitions import dataset_version
+from distill_assets.defs.resources import build_settings
+from distill_assets.defs.teacher_budget import daily_budget_skip
 
 PARTITIONS_NAME = dataset_version.name or "dataset_version"
 
@@ -72,6 +74,9 @@ def build_sensor_and_schedule(
         keys = context.instance.get_dynamic_partitions(PARTITIONS_NAME)
         if not keys:
             return dg.SkipReason("no dataset_version yet")
+        over = daily_budget_skip(context.instance, build_settings())
+        if over:
+            return dg.SkipReason(f"nightly run skipped: {over}")
         return dg.RunRequest(partition_key=keys[-1], run_key=None, tags={"trigger": "nightly"})
 
     return inbox_sensor, nightly_newest_version

@@ -228,6 +228,24 @@ def test_nightly_schedule_reruns_the_newest_version(inbox: Inbox):
     assert run.run_key is None  # every night, not once
 
 
+def test_nightly_schedule_skips_when_the_teacher_budget_of_the_day_is_spent(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DISTILL_TEACHER_DAILY_BUDGET", "0.5")
+    inbox.instance.add_dynamic_partitions("dataset_version", ["v-paid"])
+    ledger = {"cost": 0.6, "tokens_in": 10, "tokens_out": 5}
+    inbox.instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            "teacher_labels", partition="v-paid", metadata={"ledger": dg.MetadataValue.json(ledger)}
+        )
+    )
+    data = _schedule_tick(inbox)
+    assert not data.run_requests
+    assert data.skip_message and "teacher daily budget spent" in data.skip_message
+    monkeypatch.delenv("DISTILL_TEACHER_DAILY_BUDGET")
+    assert _schedule_tick(inbox).run_requests
+
+
 # --- declarative automation ----------------------------------------------------------------
 
 
