@@ -169,3 +169,14 @@ def test_promote_rollback_and_audit_production(home, capsys):
         dg.AssetKey("production_model"), limit=10
     )
     assert len(events.records) == 3
+
+
+def test_serve_prints_the_vllm_command_for_the_production_model(home, tiny_model_dir, capsys):
+    assert main(["serve", "--print"]) == 2
+    assert "no model in production" in capsys.readouterr().err
+    args = ["serve", "--model", str(tiny_model_dir), "--port", "8011", "--print"]
+    assert main([*args, "--", "--max-model-len", "1024"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"serve: vllm serve {tiny_model_dir.resolve()} ")
+    assert "--served-model-name distill-student" in last and "--port 8011" in last
+    assert "--max-model-len 1024" in last and "enable_thinking" in last

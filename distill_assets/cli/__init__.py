@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from distill_assets.cli import audit, graph, label, predict, production
+from distill_assets.cli import audit, graph, label, predict, production, serve
 
-COMMAND_MODULES = (graph, label, predict, audit, production)
+COMMAND_MODULES = (graph, label, predict, audit, production, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -113,6 +113,7 @@ INFRASTRUCTURE: tuple[str, ...] = (
     "evaluation/__init__.py",
     "evaluation/gates.py",
     "evaluation/production.py",  # the alias copies the merged model; it builds no artifact
+    "evaluation/serving.py",
 )
 PREFIX = {
     "raw_addresses": "raw",
