@@ -73,8 +73,8 @@ def within_daily_budget(
     )
     if why:
         raise dg.Failure(
-            description=f"teacher_labels skipped ({trigger} run): {why}; it runs again tomorrow "
-            "or when started by hand",
+            description=f"teacher_labels skipped ({trigger} run): {why}; start it by hand to "
+            "run it anyway, or raise the daily budget",
             metadata={"spent_today_cost": spend.cost, "spent_today_tokens": spend.tokens},
         )
     caps: dict[str, float | int] = {}
