@@ -79,3 +79,36 @@ def test_the_nightly_schedule_skips_once_the_budget_is_spent(instance, monkeypat
     monkeypatch.setenv("DISTILL_TEACHER_DAILY_TOKENS", "lots")
     with pytest.raises(ValueError, match="DISTILL_TEACHER_DAILY_TOKENS"):
         build_settings("test")
+
+
+def test_an_automated_run_under_the_budget_is_capped_at_what_is_left(instance, tmp_path):
+    """0.7 of 1.0 spent today: the run may spend at most 0.3 more (its TokenBudget's cap)."""
+    from distill_assets.core.data.dataset_versions import register_synthetic
+    from distill_assets.defs.assets import raw_addresses
+    from tests.fake_openai import FakeOpenAI
+
+    settings = DistillSettings(profile="test", home=str(tmp_path), teacher_daily_budget_cost=1.0)
+    key = register_synthetic(tmp_path, 6, seed=3, name="v-cap").key
+    instance.add_dynamic_partitions("dataset_version", [key])
+    _paid_run(instance, 0.7, 1000)
+    with FakeOpenAI() as srv:
+        teacher = TeacherResource(
+            kind="openai",
+            base_url=srv.base_url,
+            model="m",
+            price_in_per_mtok=1.0,
+            price_out_per_mtok=1.0,
+        )
+        assets: list = [raw_addresses, teacher_labels]
+        result = dg.materialize(
+            assets,
+            partition_key=key,
+            instance=instance,
+            resources={"settings": settings, "teacher": teacher},
+            tags={"trigger": "nightly"},
+        )
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("teacher_labels")
+    ledger = mat.metadata["ledger"].value
+    assert isinstance(ledger, dict)
+    assert abs(float(ledger["budget_cost"]) - 0.3) < 1e-9, ledger
