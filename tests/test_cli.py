@@ -292,3 +292,65 @@ def test_label_reads_real_files(home, tmp_path, capsys, name, encode):
     summary = label_file(src, tmp_path / "again.jsonl", TeacherSettings(kind="gazetteer"))
     want = {"excel.csv": "gb18030", "lines.txt": "utf-8", "excel_unicode.txt": "utf-16"}[name]
     assert summary["input_encoding"] == want
+
+
+def test_add_version_from_a_bad_file_registers_nothing(home, tmp_path, capsys):
+    """The file is read with the raw_addresses reader at registration: a bad row is an error
+    naming the file and the row, exit 2, no version and no partition."""
+    src = tmp_path / "batch.jsonl"
+    src.write_text(
+        json.dumps({"id": "a", "text": TEXTS[0]}, ensure_ascii=False) + "\n"
+        '{"id": "b", "text": "   "}\n',
+        encoding="utf-8",
+    )
+    assert main(["add-version", "batch", "--from", str(src)]) == 2
+    err = capsys.readouterr().err
+    assert "batch.jsonl line 2" in err and "nothing registered" in err
+    assert not (home / "versions").exists() or not list((home / "versions").glob("*.json"))
+
+    _write(src, "jsonl")
+    assert main(["add-version", "batch", "--from", str(src)]) == 0
+    assert capsys.readouterr().out.strip().startswith("version=batch-")
+
+
+def test_promote_rollback_and_audit_production(home, capsys):
+    from tests.production_chain import fake_version
+
+    assert main(["audit", "--production"]) == 1
+    assert capsys.readouterr().out.strip().endswith("ok=false problems=1")
+    fake_version(home, "v1")
+    fake_version(home, "v2", tuned=0.9)
+    fake_version(home, "bad", passed=False)
+    assert main(["promote", "bad"]) == 1
+    assert "promotion gate" in capsys.readouterr().err
+    assert main(["promote", "v1"]) == 0
+    assert main(["promote", "v2", "--reason", "better"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.match(r"^production: version=v2 action=promote tuned_exact=0\.900 previous=v1 ", last)
+
+    assert main(["audit", "--production"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "audit: production version=v2 ok=true problems=0"
+    assert [line.split(":")[0] for line in lines[1:-1]] == list(ASSET_CHAIN)
+    assert '"file_sha256": "v2-sha"' in lines[1] and '"prompt_hash": "abc123def456"' in lines[2]
+    assert '"tuned_exact_match": 0.9' in lines[6]
+
+    assert main(["promote", "--rollback", "--reason", "v2 misbehaves"]) == 0
+    assert "version=v1 action=rollback" in capsys.readouterr().out
+    import dagster as dg
+
+    events = dg.DagsterInstance.get().fetch_materializations(
+        dg.AssetKey("production_model"), limit=10
+    )
+    assert len(events.records) == 3
+
+
+def test_serve_prints_the_vllm_command_for_the_production_model(home, tiny_model_dir, capsys):
+    assert main(["serve", "--print"]) == 2
+    assert "no model in production" in capsys.readouterr().err
+    args = ["serve", "--model", str(tiny_model_dir), "--port", "8011", "--print"]
+    assert main([*args, "--", "--max-model-len", "1024"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"serve: vllm serve {tiny_model_dir.resolve()} ")
+    assert "--served-model-name distill-student" in last and "--port 8011" in last
+    assert "--max-model-len 1024" in last and "enable_thinking" in last

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from distill_assets.cli import audit, benchmark, graph, label, predict
+from distill_assets.cli import audit, benchmark, graph, label, predict, production, serve
 
-COMMAND_MODULES = (graph, label, predict, audit, benchmark)
+COMMAND_MODULES = (graph, label, predict, audit, benchmark, production, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,7 @@ from distill_assets.defs.executors import GPU_POOL, gpu_op_tags
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.resources import DistillSettings, TeacherResource
 from distill_assets.defs.step import Built, Step
+from distill_assets.defs.teacher_budget import within_daily_budget
 
 Context = dg.AssetExecutionContext
 
@@ -81,7 +82,7 @@ def teacher_labels(
     context: Context, config: LabelingConfig, settings: DistillSettings, teacher: TeacherResource
 ) -> dg.MaterializeResult:
     step = Step(context, settings)
-    ask = teacher.for_run(settings)
+    ask = within_daily_budget(context, settings, teacher.for_run(settings))
 
     def build(out: Path) -> Built:
         batch = label_batch(

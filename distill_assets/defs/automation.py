@@ -19,6 +19,10 @@ def asset_automation_condition() -> dg.AutomationCondition:
     (or by hand), so automation must not race it with a second run. A code change only touches
     partitions that were built before, and since_last_handled keeps it pending while the asset
     or its parents are in progress, so a change is never lost.
+
+    all_deps_blocking_checks_passed: a parent whose latest blocking check failed (a leak in
+    training_dataset, a merged model unequal to base+adapter) requests nothing downstream of
+    it; a parent requested in the same tick is allowed, as the run itself stops at its checks.
     """
     ac = dg.AutomationCondition
     code_changed = (ac.code_version_changed() & ~ac.missing()).with_label(
@@ -31,6 +35,7 @@ def asset_automation_condition() -> dg.AutomationCondition:
         & ~ac.any_deps_missing()
         & ~ac.any_deps_in_progress()
         & ~ac.in_progress()
+        & ac.all_deps_blocking_checks_passed()
     ).with_label("rerun_on_code_or_upstream_change")
 
 

@@ -12,6 +12,9 @@ from distill_assets.core.common import home as homes
 from distill_assets.core.common.profiles import DEFAULT_PROFILE, PROFILE_ENV, Profile, get_profile
 from distill_assets.core.teacher.settings import API_KEY_ENV, TeacherSettings
 
+DAILY_COST_ENV = "DISTILL_TEACHER_DAILY_BUDGET"
+DAILY_TOKENS_ENV = "DISTILL_TEACHER_DAILY_TOKENS"
+
 
 class DistillSettings(dg.ConfigurableResource):
     """Which profile runs (test/demo/gpu) and where versions, artifacts and caches live."""
@@ -22,6 +25,16 @@ class DistillSettings(dg.ConfigurableResource):
     home: str = Field(default="", description="root folder; empty = $DISTILL_HOME/$DAGSTER_HOME")
     unmask_previews: bool = Field(
         default=False, description="show names and phones unmasked in metadata previews"
+    )
+    teacher_daily_budget_cost: float | None = Field(
+        default=None,
+        description="money (the teacher's currency) the teacher may be paid per UTC day across "
+        "runs started by automation, the schedule or the inbox; None = no limit "
+        f"(${DAILY_COST_ENV})",
+    )
+    teacher_daily_budget_tokens: int | None = Field(
+        default=None,
+        description=f"the same in tokens (in + out); None = no limit (${DAILY_TOKENS_ENV})",
     )
 
     @property
@@ -55,8 +68,22 @@ class TeacherResource(dg.ConfigurableResource, TeacherSettings):
         return self.resolve(p.teacher_kind, p.teacher_base_url, p.teacher_model, cache)
 
 
+def _env_number(name: str, kind: type) -> float | int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"${name}={raw!r} is not a {kind.__name__}") from None
+
+
 def build_settings(profile: str | None = None) -> DistillSettings:
-    return DistillSettings(profile=profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE)
+    return DistillSettings(
+        profile=profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE,
+        teacher_daily_budget_cost=_env_number(DAILY_COST_ENV, float),
+        teacher_daily_budget_tokens=_env_number(DAILY_TOKENS_ENV, int),  # type: ignore[arg-type]
+    )
 
 
 def build_teacher() -> TeacherResource:

@@ -12,6 +12,8 @@ import dagster as dg
 from distill_assets.core.common.home import default_home
 from distill_assets.core.data.inbox import inbox_dir, scan_inbox
 from distill_assets.defs.partitions import dataset_version
+from distill_assets.defs.resources import build_settings
+from distill_assets.defs.teacher_budget import daily_budget_skip
 
 PARTITIONS_NAME = dataset_version.name or "dataset_version"
 
@@ -26,7 +28,8 @@ def build_sensor_and_schedule(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Each new data file in the inbox ($DISTILL_INBOX, else <home>/inbox) becomes "
         "a dataset_version (named by file and content hash; the same content twice is one "
-        "version) and runs the whole graph for it.",
+        "version) and runs the whole graph for it. A file the raw_addresses reader rejects is "
+        "moved to <inbox>/rejected/ with <name>.reason.txt.",
     )
     def inbox_sensor(context: dg.SensorEvaluationContext):
         home = default_home()
@@ -35,12 +38,21 @@ def build_sensor_and_schedule(
             return dg.SkipReason(f"no inbox folder {folder}")
         cursor = json.loads(context.cursor) if context.cursor else {}
         known = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
-        new_keys, new_cursor = scan_inbox(home, folder, known, cursor, log=context.log.info)
-        cursor_text = json.dumps(new_cursor, sort_keys=True)
-        if not new_keys:
+        scan = scan_inbox(home, folder, known, cursor, log=context.log.info)
+        for name, why in scan.rejected.items():
+            context.log.warning(f"inbox: {name} rejected, moved to {folder}/rejected/: {why}")
+        cursor_text = json.dumps(scan.cursor, sort_keys=True)
+        rejected = (
+            f"; rejected {', '.join(sorted(scan.rejected))} (see {folder}/rejected/*.reason.txt)"
+            if scan.rejected
+            else ""
+        )
+        if not scan.new_keys:
             return dg.SensorResult(
-                skip_reason=dg.SkipReason(f"no new files in {folder}"), cursor=cursor_text
+                skip_reason=dg.SkipReason(f"no new files in {folder}{rejected}"),
+                cursor=cursor_text,
             )
+        new_keys = scan.new_keys
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(partition_key=k, run_key=k, tags={"trigger": "inbox"})
@@ -62,6 +74,9 @@ def build_sensor_and_schedule(
         keys = context.instance.get_dynamic_partitions(PARTITIONS_NAME)
         if not keys:
             return dg.SkipReason("no dataset_version yet")
+        over = daily_budget_skip(context.instance, build_settings())
+        if over:
+            return dg.SkipReason(f"nightly run skipped: {over}")
         return dg.RunRequest(partition_key=keys[-1], run_key=None, tags={"trigger": "nightly"})
 
     return inbox_sensor, nightly_newest_version

@@ -130,7 +130,8 @@ class Step:
         return final
 
     def _reject(self, staging: Path) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
+        # The staging folder's random part keeps two rejections within a second apart.
+        stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{staging.name.split('.')[-2]}"
         dest = self.settings.artifacts / self.key / ".rejected" / f"{self.asset}-{stamp}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(dest)

@@ -80,7 +80,8 @@ def test_bad_input_file_fails_clearly_and_keeps_previous_artifacts(env, tmp_path
 
     bad = tmp_path / "notext.csv"
     bad.write_text("id,body\n1,hello\n", encoding="utf-8")
-    bad_key = env.add(register_file(env.home, bad, name="bad").key)
+    # Registered before registration read files (validate=False): raw_addresses still refuses it.
+    bad_key = env.add(register_file(env.home, bad, name="bad", validate=False).key)
     result = env.materialize([raw_addresses], bad_key, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
@@ -106,3 +107,46 @@ def test_dagster_failure_type_is_raised(env):
         assert "raw_addresses failed" in str(exc.description)
     else:
         raise AssertionError("expected dg.Failure")
+
+
+def _tree_bytes(folder) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_failed_blocking_check_keeps_the_last_good_artifact(env, monkeypatch):
+    """A rebuild whose blocking check fails is staged, checked, and moved aside: the previous
+    training_dataset of the partition stays byte for byte, the new one is in .rejected/."""
+    from distill_assets.core.evaluation import gates
+
+    spec = register_synthetic(env.home, 80, seed=7, name="t-reject")
+    key = env.add(spec.key)
+    assert env.materialize(DATA_ASSETS, key).success
+    folder = env.asset_dir(key, "training_dataset")
+    before = _tree_bytes(folder)
+    assert "lineage.json" in before and "train.messages.jsonl" in before
+
+    def leaky(dataset_dir) -> gates.Verdict:
+        return gates.Verdict("training_dataset_no_leakage", False, "1 text in train and test")
+
+    monkeypatch.setattr(gates, "dataset_no_leakage", leaky)
+    # Another split salt changes the files: the rejected build differs from the kept one.
+    run_config = {"ops": {"training_dataset": {"config": {"split_salt": "another-salt"}}}}
+    result = env.materialize([training_dataset], key, run_config, raise_on_error=False)
+    assert not result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["training_dataset_no_leakage"] is False
+    assert _tree_bytes(folder) == before
+    (rejected,) = (env.home / "artifacts" / key / ".rejected").iterdir()
+    assert rejected.name.startswith("training_dataset-")
+    assert (rejected / "lineage.json").exists() and (rejected / "train.messages.jsonl").exists()
+    # No staging folder is left behind beside the artifact.
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".training_dataset.")]
+    # A second rejection right after is kept beside the first, not lost in a name clash.
+    again = env.materialize([training_dataset], key, run_config, raise_on_error=False)
+    assert not again.success
+    assert len(list((env.home / "artifacts" / key / ".rejected").iterdir())) == 2
+    assert _tree_bytes(folder) == before

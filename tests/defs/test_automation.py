@@ -7,12 +7,18 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from distill_assets.core.data.dataset_versions import list_specs
+from distill_assets.core.evaluation.gates import CHECKS
 from distill_assets.defs.automation import asset_automation_condition, build_automation_sensor
+from distill_assets.defs.checks import specs_for
 from distill_assets.defs.partitions import dataset_version
 from distill_assets.defs.sensors import build_sensor_and_schedule
 
@@ -25,6 +31,8 @@ GRAPH: dict[str, list[str]] = {
     "merged_model": ["lora_adapter"],
     "eval_report": ["merged_model", "training_dataset"],
 }
+# Not partitioned, outside the graph's job: the production alias (defs/production.py).
+PRODUCTION = {"production_model": ["eval_report"]}
 DOWNSTREAM_OF_DATASET = ["training_dataset", "lora_adapter", "merged_model", "eval_report"]
 
 JOB = dg.define_asset_job("distill_graph", partitions_def=dataset_version)
@@ -164,6 +172,35 @@ def test_non_data_and_hidden_files_are_ignored(inbox: Inbox):
     assert str(run.partition_key).startswith("real-")
 
 
+def test_a_bad_file_is_moved_to_rejected_with_its_reason(inbox: Inbox):
+    """Read with the raw_addresses reader at registration: a file with no text column becomes
+    no partition and no run; it is moved to rejected/ with why, and the tick says so."""
+    (inbox.folder / "notext.csv").write_text("id,body\n1,hello\n", "utf-8")
+    (inbox.folder / "empty.jsonl").write_bytes(b"")
+    data = inbox.tick()
+    assert not data.runs and not data.added
+    assert list_specs(inbox.home) == [] and inbox.partitions == []
+    assert "rejected" in data.skip and "notext.csv" in data.skip
+    rejected = inbox.folder / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == [
+        "empty.jsonl",
+        "empty.jsonl.reason.txt",
+        "notext.csv",
+        "notext.csv.reason.txt",
+    ]
+    reason = (rejected / "notext.csv.reason.txt").read_text("utf-8")
+    assert "notext.csv" in reason and "text" in reason
+    assert not (inbox.folder / "notext.csv").exists()
+    # A good file beside a bad one still becomes a version; the rejected ones stay out.
+    (inbox.folder / "bad.jsonl").write_text('{"id": "1", "text": ""}\n', "utf-8")
+    (inbox.folder / "good.jsonl").write_text(_rows("天津市河西区友谊路18号"), "utf-8")
+    data = inbox.tick()
+    (run,) = data.runs
+    assert str(run.partition_key).startswith("good-")
+    assert "line 1" in (rejected / "bad.jsonl.reason.txt").read_text("utf-8")
+    assert not inbox.tick().runs
+
+
 def test_missing_inbox_folder_skips(inbox: Inbox):
     inbox.folder.rmdir()
     data = inbox.tick()
@@ -191,13 +228,34 @@ def test_nightly_schedule_reruns_the_newest_version(inbox: Inbox):
     assert run.run_key is None  # every night, not once
 
 
+def test_nightly_schedule_skips_when_the_teacher_budget_of_the_day_is_spent(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DISTILL_TEACHER_DAILY_BUDGET", "0.5")
+    inbox.instance.add_dynamic_partitions("dataset_version", ["v-paid"])
+    ledger = {"cost": 0.6, "tokens_in": 10, "tokens_out": 5}
+    inbox.instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            "teacher_labels", partition="v-paid", metadata={"ledger": dg.MetadataValue.json(ledger)}
+        )
+    )
+    data = _schedule_tick(inbox)
+    assert not data.run_requests
+    assert data.skip_message and "teacher daily budget spent" in data.skip_message
+    monkeypatch.delenv("DISTILL_TEACHER_DAILY_BUDGET")
+    assert _schedule_tick(inbox).run_requests
+
+
 # --- declarative automation ----------------------------------------------------------------
 
 
-def _graph(code_versions: dict[str, str] | None = None) -> list[dg.AssetsDefinition]:
-    """Stand-ins with the real keys, deps, partitions and condition; code versions overridable."""
+def _graph(
+    code_versions: dict[str, str] | None = None, condition: dg.AutomationCondition | None = None
+) -> list[dg.AssetsDefinition]:
+    """Stand-ins with the real keys, deps, partitions, checks and condition; code versions
+    overridable."""
     code_versions = code_versions or {}
-    condition = asset_automation_condition()
+    condition = condition or asset_automation_condition()
     out = []
     for name, deps in GRAPH.items():
 
@@ -207,8 +265,10 @@ def _graph(code_versions: dict[str, str] | None = None) -> list[dg.AssetsDefinit
             partitions_def=dataset_version,
             code_version=code_versions.get(name, "v1"),
             automation_condition=condition,
+            check_specs=specs_for(name),
         )
-        def _stand_in() -> None: ...
+        def _stand_in():  # no return annotation: with check specs, None means "no outputs"
+            ...
 
         out.append(_stand_in)
     return out
@@ -223,9 +283,37 @@ def _requested(result) -> dict[str, set]:
     return out
 
 
+def _report_check(instance: dg.DagsterInstance, check: str, passed: bool) -> None:
+    """A check result on the asset's latest materialisation (as a run ties them)."""
+    key = dg.AssetKey(CHECKS[check].asset)
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1)
+    (latest,) = records.records
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=latest.run_id, timestamp=latest.timestamp
+    )
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=key,
+            check_name=check,
+            passed=passed,
+            partition="v1",
+            target_materialization_data=target,
+        )
+    )
+
+
+def _materialized(instance: dg.DagsterInstance, name: str, failed: tuple[str, ...] = ()) -> None:
+    """A materialisation of v1 with its checks' results, as a real run records them."""
+    instance.report_runless_asset_event(dg.AssetMaterialization(name, partition="v1"))
+    for check, info in CHECKS.items():
+        if info.asset == name:
+            _report_check(instance, check, passed=check not in failed)
+
+
 @pytest.fixture
 def built() -> dg.DagsterInstance:
-    """Version v1 built by an earlier run; v2 registered but not built yet."""
+    """Version v1 built by an earlier run; v2 registered but not built yet. (Its checks are
+    left unreported: runless check results of one partition can be reported once.)"""
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("dataset_version", ["v1", "v2"])
     for name in GRAPH:
@@ -244,6 +332,27 @@ def test_code_version_change_requests_that_asset_and_its_downstream(built):
     assert again.total_requested == 0  # handled once, not every tick
 
 
+def test_an_edited_cleaning_rule_requests_the_dataset_and_its_downstream(built):
+    """No constant bumped: the code versions are derived from the source of the step's core
+    modules (defs/code_versions.py), so editing a rule in dataset/clean.py is enough."""
+    from distill_assets.core.common.profiles import get_profile
+    from distill_assets.defs import code_versions as cv
+
+    profile = get_profile("test")
+    before = cv.compute_code_versions(profile)
+    first = dg.evaluate_automation_conditions(defs=_graph(before), instance=built)
+    rule = cv.read_source("dataset/clean.py") + "\n\nMIN_TEXT_CHARS = 4\n"
+
+    def read(rel: str) -> str:
+        return rule if rel == "dataset/clean.py" else cv.read_source(rel)
+
+    after = cv.compute_code_versions(profile, read=read)
+    result = dg.evaluate_automation_conditions(
+        defs=_graph(after), instance=built, cursor=first.cursor
+    )
+    assert _requested(result) == {name: {"v1"} for name in DOWNSTREAM_OF_DATASET}
+
+
 def test_prompt_change_relabels_and_rebuilds_everything_downstream(built):
     first = dg.evaluate_automation_conditions(defs=_graph(), instance=built)
     changed = _graph({"teacher_labels": "labels-v1-newprompthash"})
@@ -253,11 +362,35 @@ def test_prompt_change_relabels_and_rebuilds_everything_downstream(built):
 
 def test_upstream_update_outside_a_run_flows_downstream(built):
     first = dg.evaluate_automation_conditions(defs=_graph(), instance=built)
-    built.report_runless_asset_event(dg.AssetMaterialization("training_dataset", partition="v1"))
+    _materialized(built, "training_dataset")
     result = dg.evaluate_automation_conditions(defs=_graph(), instance=built, cursor=first.cursor)
     assert _requested(result) == {
         name: {"v1"} for name in ("lora_adapter", "merged_model", "eval_report")
     }
+
+
+@pytest.mark.parametrize("gated", [True, False])
+def test_a_failed_blocking_check_requests_nothing_downstream(built, gated: bool):
+    """training_dataset rebuilt with a leak: its blocking check failed, so neither the adapter,
+    the merged model nor the eval is requested; without the blocking-checks condition they are
+    (the control case shows the test can fail)."""
+    ac = dg.AutomationCondition
+    base = asset_automation_condition()
+    # The same condition less its blocking-checks operand: what the graph had before.
+    ungated = (
+        cast(dg.AutomationCondition, ac.any_deps_updated() | ac.code_version_changed())
+        .since_last_handled()
+        .with_label("ungated")
+    )
+    graph = _graph(condition=base if gated else ungated)
+    first = dg.evaluate_automation_conditions(defs=graph, instance=built)
+    _materialized(built, "training_dataset", failed=("training_dataset_no_leakage",))
+    result = dg.evaluate_automation_conditions(defs=graph, instance=built, cursor=first.cursor)
+    requested = _requested(result)
+    if gated:
+        assert requested == {}
+    else:
+        assert set(requested) >= {"lora_adapter", "eval_report"}
 
 
 def test_a_new_version_is_left_to_the_inbox_sensor(built):
@@ -287,7 +420,7 @@ def test_graph_mirror_matches_the_definitions():
         key.to_user_string(): sorted(p.to_user_string() for p in graph.get(key).parent_keys)
         for key in graph.get_all_asset_keys()
     }
-    assert real == {name: sorted(deps) for name, deps in GRAPH.items()}
+    assert real == {name: sorted(deps) for name, deps in {**GRAPH, **PRODUCTION}.items()}
 
 
 def test_definitions_assets_carry_the_automation_condition():

@@ -21,7 +21,9 @@ def defs() -> dg.Definitions:
 def test_six_assets_on_the_dataset_version_partition(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == set(ASSETS)
+    # Besides the six: the one production alias, not partitioned (defs/production.py).
+    assert keys == {*ASSETS, "production_model"}
+    assert graph.get(dg.AssetKey("production_model")).partitions_def is None
     for name in ASSETS:
         node = graph.get(dg.AssetKey(name))
         assert isinstance(node.partitions_def, dg.DynamicPartitionsDefinition)

@@ -14,13 +14,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from distill_assets.core.common.artifacts import atomic_write_json, sha256_file
-from distill_assets.core.data.inputs import input_suffix
+from distill_assets.core.data.inputs import InputError, input_suffix, read_text_table
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class VersionError(ValueError):
     pass
+
+
+class InvalidInputFile(VersionError):
+    """The file cannot be read as a text table (the reader's message names file and row): it is
+    bad as it stands, not half-written, so it is never registered."""
 
 
 @dataclass(frozen=True)
@@ -88,15 +93,41 @@ def register_synthetic(home: Path, rows: int, seed: int = 0, name: str = "") -> 
     return _store(home, VersionSpec(key=key, kind="synthetic", rows=rows, seed=seed))
 
 
-def register_file(home: Path, src: Path, name: str = "") -> VersionSpec:
+def validate_file(src: Path) -> str:
+    """Read `src` with the reader `raw_addresses` uses; its sha256 as read.
+
+    InvalidInputFile when the content is bad; a plain VersionError when the file changed while
+    it was read (a writer still at work: try again later).
+    """
+    before = _signature(src)
+    try:
+        frame = read_text_table(src)
+    except InputError as exc:
+        if _signature(src) != before:
+            raise VersionError(f"{src} changed while it was read; try again when complete") from exc
+        raise InvalidInputFile(f"{exc}; nothing registered") from exc
+    return str(frame.attrs["input"]["sha256"])
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def register_file(home: Path, src: Path, name: str = "", validate: bool = True) -> VersionSpec:
     """Copy `src` under the versions folder; the key ends with its content hash.
 
-    The same content registered twice (under the same name) is one version.
+    The file is read first with the reader of `raw_addresses` (`validate`), so a bad file is an
+    error here, naming file and row, instead of a partition that fails later. The same content
+    registered twice (under the same name) is one version.
     """
     src = Path(src)
     if not src.is_file():
         raise VersionError(f"input file not found: {src}")
-    digest = sha256_file(src)
+    digest = validate_file(src) if validate else sha256_file(src)
     key = f"{slug(name or src.stem)}-{digest[:10]}"
     existing = spec_path(home, key)
     if existing.exists():

@@ -4,14 +4,28 @@ content hash; the same content twice is one version)."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from distill_assets.core.common.artifacts import sha256_file
+from distill_assets.core.common.artifacts import atomic_write_text, sha256_file
 from distill_assets.core.common.log import Logger, null_log
-from distill_assets.core.data.dataset_versions import VersionError, list_specs, register_file
+from distill_assets.core.data.dataset_versions import (
+    InvalidInputFile,
+    VersionError,
+    list_specs,
+    register_file,
+)
 
 INBOX_ENV = "DISTILL_INBOX"
 INBOX_SUFFIXES = frozenset({".jsonl", ".json", ".csv", ".parquet"})
+REJECTED_DIR = "rejected"  # bad files are moved to <inbox>/rejected/ with <name>.reason.txt
+
+
+@dataclass
+class InboxScan:
+    new_keys: list[str]  # versions that are not partitions yet
+    cursor: dict[str, list[str]]
+    rejected: dict[str, str] = field(default_factory=dict)  # file name -> why
 
 
 def inbox_dir(home: Path) -> Path:
@@ -31,6 +45,16 @@ def inbox_files(folder: Path) -> list[Path]:
     )
 
 
+def reject_file(path: Path, reason: str) -> Path:
+    """Move a bad inbox file to <inbox>/rejected/ and write why beside it."""
+    dest_dir = path.parent / REJECTED_DIR
+    dest_dir.mkdir(exist_ok=True)
+    dest = dest_dir / path.name
+    atomic_write_text(dest_dir / f"{path.name}.reason.txt", reason + "\n")
+    os.replace(path, dest)
+    return dest
+
+
 def _signature(path: Path) -> str:
     st = path.stat()
     return f"{st.st_size}:{st.st_mtime_ns}"
@@ -42,8 +66,9 @@ def scan_inbox(
     known: set[str],
     cursor: dict[str, list[str]],
     log: Logger = null_log,
-) -> tuple[list[str], dict[str, list[str]]]:
-    """Register new inbox files as versions; return (keys not yet partitions, new cursor).
+) -> InboxScan:
+    """Register new inbox files as versions: the keys not yet partitions, the new cursor, and
+    the files rejected (read with the reader of raw_addresses and found bad: moved away).
 
     The cursor maps file name -> [size:mtime signature, version key], so unchanged files are not
     hashed again. A version is its content: a file whose bytes are already registered (under any
@@ -52,6 +77,7 @@ def scan_inbox(
     new_cursor: dict[str, list[str]] = {}
     by_digest: dict[str, str] | None = None
     new_keys: list[str] = []
+    rejected: dict[str, str] = {}
     for path in inbox_files(folder):
         sig = _signature(path)
         seen = cursor.get(path.name)
@@ -65,6 +91,11 @@ def scan_inbox(
         if key is None:
             try:
                 key = register_file(home, path).key
+            except InvalidInputFile as exc:
+                dest = reject_file(path, str(exc))
+                rejected[path.name] = str(exc)
+                log(f"inbox: rejected {path.name} (moved to {dest}): {exc}")
+                continue
             except VersionError as exc:
                 log(f"inbox: skipped {path.name} for now: {exc}")
                 continue
@@ -75,4 +106,4 @@ def scan_inbox(
         new_cursor[path.name] = [sig, key]
         if key not in known and key not in new_keys:
             new_keys.append(key)
-    return new_keys, new_cursor
+    return InboxScan(new_keys, new_cursor, rejected)

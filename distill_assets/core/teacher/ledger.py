@@ -168,3 +168,53 @@ def check_failure_rate(result: LabelResult, settings: TeacherSettings, secret: s
         f"First failures: {examples}"
     )
     raise LabelingError(redact(msg, secret), result)
+
+
+# ---------------------------------------------------------------- the daily budget across runs
+
+DAY_SECONDS = 86_400
+
+
+@dataclass
+class DailySpend:
+    """What the teacher was paid today (UTC) across runs, summed from their ledgers."""
+
+    day: str  # YYYY-MM-DD (UTC)
+    cost: float = 0.0
+    tokens: int = 0
+    runs: int = 0
+
+
+def day_start(now: float) -> float:
+    """Midnight UTC of the day `now` (a Unix time) falls in."""
+    return float(int(now) // DAY_SECONDS * DAY_SECONDS)
+
+
+def sum_ledgers(day: str, ledgers: list[dict[str, Any]]) -> DailySpend:
+    spend = DailySpend(day=day)
+    for led in ledgers:
+        spend.cost += float(led.get("cost", 0.0) or 0.0)
+        spend.tokens += int(led.get("tokens_in", 0) or 0) + int(led.get("tokens_out", 0) or 0)
+        spend.runs += 1
+    spend.cost = round(spend.cost, 6)
+    return spend
+
+
+def daily_budget_left(
+    spend: DailySpend, max_cost: float | None, max_tokens: int | None, currency: str = ""
+) -> tuple[float | None, int | None, str]:
+    """(cost left, tokens left, why nothing is left or ""); None where there is no limit."""
+    cost_left = None if max_cost is None else max(max_cost - spend.cost, 0.0)
+    tokens_left = None if max_tokens is None else max(max_tokens - spend.tokens, 0)
+    why = ""
+    if cost_left is not None and cost_left <= 0:
+        why = (
+            f"teacher daily budget spent: {spend.cost:.4f} {currency} of {max_cost:.4f} "
+            f"{currency} on {spend.day} (UTC) over {spend.runs} runs"
+        )
+    elif tokens_left is not None and tokens_left <= 0:
+        why = (
+            f"teacher daily token budget spent: {spend.tokens} of {max_tokens} tokens on "
+            f"{spend.day} (UTC) over {spend.runs} runs"
+        )
+    return cost_left, tokens_left, why
