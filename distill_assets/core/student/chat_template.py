@@ -6,54 +6,17 @@ is byte for byte the prompt it is served with.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 IGNORE_INDEX = -100
 
-# Qwen3's chat template without the tool-calling branches: ChatML; an assistant turn after the
-# last user query carries its think block, and with enable_thinking=false the generation prompt
-# is followed by the empty block, exactly as Qwen3 renders both.
-QWEN3_CHAT_TEMPLATE = (
-    "{%- if messages[0].role == 'system' %}"
-    "{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- set ns = namespace(last_query_index=messages|length - 1, found=false) %}"
-    "{%- for message in messages[::-1] %}"
-    "{%- set index = (messages|length - 1) - loop.index0 %}"
-    "{%- if not ns.found and message.role == 'user' %}"
-    "{%- set ns.found = true %}{%- set ns.last_query_index = index %}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- for message in messages %}"
-    "{%- if message.content is string %}{%- set content = message.content %}"
-    "{%- else %}{%- set content = '' %}{%- endif %}"
-    "{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}"
-    "{{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>\\n' }}"
-    "{%- elif message.role == 'assistant' %}"
-    "{%- set reasoning_content = '' %}"
-    "{%- if message.reasoning_content is string %}"
-    "{%- set reasoning_content = message.reasoning_content %}"
-    "{%- elif '</think>' in content %}"
-    "{%- set reasoning_content = content.split('</think>')[0].rstrip('\\n')"
-    ".split('<think>')[-1].lstrip('\\n') %}"
-    "{%- set content = content.split('</think>')[-1].lstrip('\\n') %}"
-    "{%- endif %}"
-    "{%- if loop.index0 > ns.last_query_index and (loop.last or reasoning_content) %}"
-    "{{- '<|im_start|>' + message.role + '\\n<think>\\n' + reasoning_content.strip('\\n')"
-    " + '\\n</think>\\n\\n' + content.lstrip('\\n') }}"
-    "{%- else %}"
-    "{{- '<|im_start|>' + message.role + '\\n' + content }}"
-    "{%- endif %}"
-    "{{- '<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}"
-    "{{- '<|im_start|>assistant\\n' }}"
-    "{%- if enable_thinking is defined and enable_thinking is false %}"
-    "{{- '<think>\\n\\n</think>\\n\\n' }}"
-    "{%- endif %}"
-    "{%- endif %}"
-)
+# Qwen3's chat template as published with Qwen/Qwen3-0.6B (tokenizer_config.json), tools
+# included and kept in a file beside this module, so a tokenizer built here renders every
+# conversation as the real one does. With enable_thinking=false the generation prompt ends in
+# the empty think block, and the last assistant turn (after the last user query) carries it
+# too, so a training example is the generation prompt followed by the answer.
+QWEN3_CHAT_TEMPLATE = (Path(__file__).with_name("qwen3_chat_template.jinja")).read_text("utf-8")
 
 
 class ExampleTooLong(ValueError):

@@ -103,23 +103,45 @@ def merge_adapter(
     return result
 
 
+def _load_pair(base_model: str, adapter_dir: Path, merged_dir: Path, device: str) -> Any:
+    """(ref, merged, fp32 ref): base+adapter in the merged model's own dtype, the merged model,
+    and base+adapter in fp32 (only when the merge is not fp32: it measures the rounding)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    def ref_in(dtype: Any) -> Any:
+        base = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype)
+        return PeftModel.from_pretrained(base, str(adapter_dir)).to(device).eval()  # type: ignore[arg-type]
+
+    merged = AutoModelForCausalLM.from_pretrained(str(merged_dir), dtype="auto").to(device).eval()  # type: ignore[arg-type]
+    dtype = next(merged.parameters()).dtype
+    ref = ref_in(dtype)
+    exact = ref if dtype == torch.float32 else ref_in(torch.float32)
+    return ref, merged, exact, dtype
+
+
 def compare_merged(
     base_model: str | Path,
     adapter_dir: Path,
     merged_dir: Path,
     prompts: list[str],
-    max_new_tokens: int = 16,
+    max_new_tokens: int = 256,
     system: str | None = None,
 ) -> dict[str, Any]:
-    """Merged model vs base + adapter on the same prompts, both in fp32.
+    """Merged model vs base + adapter, like with like: both in the merged model's dtype.
 
-    `prompts` are user texts, rendered with the chat template (system defaults to the student
-    prompt). Returns max_abs_logit_diff over every prompt position, greedy_equal (the greedy
-    continuations of `max_new_tokens` are identical) and the indices that differ.
+    For each prompt (a user text, rendered with the chat template) the reference's greedy answer
+    is generated to its end (eos or `max_new_tokens`, which should cover the longest answer), then
+    both models read prompt + answer and every position's logits are compared
+    (max_abs_logit_diff, mean_abs_logit_diff). `rounding_logit_diff` / `rounding_mean_diff` are
+    how far the reference in this dtype already is from itself in fp32: the noise a correct
+    merge may add (0 for an fp32 merge). Greedy
+    answers are compared token for token; at a first differing token the reference's margin
+    between the two choices is kept, so the gate can tell a rounding tie from a wrong merge.
     """
     import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from distill_assets.core.common.prompts import student_prompt
     from distill_assets.core.student.chat_template import encode_prompt
@@ -128,40 +150,74 @@ def compare_merged(
         raise ValueError("compare_merged needs at least one prompt")
     system = student_prompt() if system is None else system
     tokenizer = AutoTokenizer.from_pretrained(str(merged_dir))
-    ref = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(str(base_model), dtype=torch.float32),
-        str(adapter_dir),
-    ).eval()
-    merged = AutoModelForCausalLM.from_pretrained(str(merged_dir), dtype=torch.float32).eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    ref, merged, exact, dtype = _load_pair(str(base_model), adapter_dir, merged_dir, device)
     eos = tokenizer.eos_token_id
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    max_diff, mismatches = 0.0, []
+    gen = {
+        "max_new_tokens": max_new_tokens,
+        "do_sample": False,
+        "eos_token_id": eos,
+        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
+        "return_dict_in_generate": True,
+        "output_logits": True,
+    }
+    max_diff = noise = scale = sum_diff = sum_noise = 0.0
+    n_logits = 0
+    divergences: list[dict[str, Any]] = []
+    answer_tokens: list[int] = []
     with torch.inference_mode():
         for i, text in enumerate(prompts):
-            ids = torch.tensor([encode_prompt(tokenizer, system, text)])
+            ids = torch.tensor([encode_prompt(tokenizer, system, text)], device=device)
             mask = torch.ones_like(ids)
-            a = ref(input_ids=ids, attention_mask=mask).logits
-            b = merged(input_ids=ids, attention_mask=mask).logits
-            max_diff = max(max_diff, float((a - b).abs().max()))
-            gen = {
-                "attention_mask": mask,
-                "max_new_tokens": max_new_tokens,
-                "do_sample": False,
-                "eos_token_id": eos,
-                "pad_token_id": pad,
-            }
-            ga = ref.generate(input_ids=ids, **gen)  # type: ignore[operator]
-            gb = merged.generate(input_ids=ids, **gen)  # type: ignore[attr-defined]
-            if ga.shape != gb.shape or not torch.equal(ga, gb):
-                mismatches.append(i)
+            ga = ref.generate(input_ids=ids, attention_mask=mask, **gen)  # type: ignore[operator]
+            gb = merged.generate(input_ids=ids, attention_mask=mask, **gen)  # type: ignore[operator]
+            a_seq, b_seq = ga.sequences[0, ids.shape[1] :], gb.sequences[0, ids.shape[1] :]
+            answer_tokens.append(int(a_seq.shape[0]))
+            div = _first_divergence(a_seq.tolist(), b_seq.tolist())
+            if div is not None:
+                step_logits = ga.logits[div].float()[0] if div < len(ga.logits) else None
+                margin = _margin(step_logits, a_seq, b_seq, div)
+                divergences.append({"prompt": i, "step": div, "ref_margin": margin})
+            full = ga.sequences
+            fmask = torch.ones_like(full)
+            a = ref(input_ids=full, attention_mask=fmask).logits.float()
+            b = merged(input_ids=full, attention_mask=fmask).logits.float()
+            d = (a - b).abs()
+            max_diff, sum_diff = max(max_diff, float(d.max())), sum_diff + float(d.sum())
+            n_logits += d.numel()
+            scale = max(scale, float(a.abs().max()))
+            if exact is not ref:
+                e = (a - exact(input_ids=full, attention_mask=fmask).logits.float()).abs()
+                noise, sum_noise = max(noise, float(e.max())), sum_noise + float(e.sum())
     return {
         "max_abs_logit_diff": max_diff,
-        "greedy_equal": not mismatches,
-        "greedy_mismatches": mismatches,
+        "mean_abs_logit_diff": sum_diff / n_logits,
+        "rounding_logit_diff": noise,
+        "rounding_mean_diff": sum_noise / n_logits,
+        "max_abs_logit": scale,
+        "greedy_equal": not divergences,
+        "greedy_mismatches": [d["prompt"] for d in divergences],
+        "greedy_divergences": divergences,
+        "answer_tokens": answer_tokens,
         "n_prompts": len(prompts),
         "max_new_tokens": max_new_tokens,
-        "dtype": "float32",
+        "dtype": str(dtype).removeprefix("torch."),
     }
+
+
+def _first_divergence(a: list[int], b: list[int]) -> int | None:
+    for k, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return k
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def _margin(step_logits: Any, a_seq: Any, b_seq: Any, k: int) -> float | None:
+    """The reference's logit of its own token minus that of the merged model's token at step k
+    (None when one answer simply ended earlier: then there is no tie to speak of)."""
+    if step_logits is None or k >= len(a_seq) or k >= len(b_seq):
+        return None
+    return float(step_logits[int(a_seq[k])] - step_logits[int(b_seq[k])])
 
 
 # Written beside the weights: the system prompt the student was trained with (`distill predict`
@@ -187,6 +243,7 @@ def build_merged_model(
 ) -> MergedModel:
     """Merge, save the student's system prompt beside it, and compare it with base+adapter on
     the first test texts of the dataset it was trained on."""
+    from distill_assets.core.common.schema import FIELDS, label_to_json
     from distill_assets.core.dataset.folder import dataset_student_prompt, read_dataset
     from distill_assets.core.student.base_models import model_fingerprint
 
@@ -194,6 +251,19 @@ def build_merged_model(
     system = dataset_student_prompt(dataset_dir)
     atomic_write_text(out_dir / SYSTEM_PROMPT_FILE, system)
     frame = read_dataset(dataset_dir)
-    texts = frame.loc[frame["split"] == "test", "text"].head(compare_samples).tolist()
-    comparison = compare_merged(base_model, adapter_dir, out_dir, texts, system=system)
+    test = frame[frame["split"] == "test"].head(compare_samples)
+    answers = [label_to_json({f: str(row[f]) for f in FIELDS}) for _, row in test.iterrows()]
+    budget = answer_budget(out_dir, answers)
+    texts = test["text"].tolist()
+    comparison = compare_merged(base_model, adapter_dir, out_dir, texts, budget, system=system)
     return MergedModel(result, comparison, model_fingerprint(out_dir), str(base_model))
+
+
+def answer_budget(model_dir: str | Path, answers: list[str], slack: int = 16) -> int:
+    """Greedy tokens that cover the longest expected answer with its end of turn, and `slack`
+    more: the comparison reads whole answers, not a prefix."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    lengths = [len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers]
+    return max(lengths, default=0) + 1 + slack

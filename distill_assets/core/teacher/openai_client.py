@@ -174,8 +174,8 @@ class OpenAITeacher:
         if json_mode:
             body["response_format"] = {"type": "json_object"}
         if thinking_flag:
-            body["chat_template_kwargs"] = {"enable_thinking": self.settings.enable_thinking}
-        return body
+            body.update(self.settings.thinking_fields())
+        return merge_body(body, self.settings.extra_body)
 
     def _read_response(self, data: Any, text: str, call: TeacherCall) -> None:
         """Fill `call` from a chat.completion body, read as a plain dict: building the typed
@@ -333,6 +333,17 @@ class OpenAITeacher:
         if st.attempt < self.settings.max_attempts:
             self.stats.retries += 1
             await asyncio.sleep(self._backoff(st.attempt - 1, None))
+
+
+def merge_body(body: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`extra` over `body`; a dict in both (chat_template_kwargs, say) is merged one level."""
+    out = dict(body)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
 
 
 @dataclass

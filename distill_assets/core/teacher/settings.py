@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -20,6 +21,24 @@ from distill_assets.core.common.privacy import mask_url, redact
 from distill_assets.core.common.prompts import prompt_hash, teacher_prompt
 
 TEACHER_KINDS = ("gazetteer", "openai")
+# Where each provider reads Qwen3's thinking switch. DashScope and SiliconFlow take a top-level
+# `enable_thinking` (DashScope refuses a non-streaming call to Qwen3 without it set false);
+# vLLM and llama.cpp's server pass `chat_template_kwargs` to the chat template; OpenAI itself
+# has neither (its reasoning models do not take the switch).
+PROVIDER_THINKING: dict[str, str] = {
+    "dashscope": "top_level",
+    "siliconflow": "top_level",
+    "vllm": "chat_template_kwargs",
+    "llamacpp": "chat_template_kwargs",
+    "openai": "none",
+}
+PROVIDER_HOSTS: dict[str, str] = {
+    "dashscope.aliyuncs.com": "dashscope",
+    "dashscope-intl.aliyuncs.com": "dashscope",
+    "siliconflow.cn": "siliconflow",
+    "siliconflow.com": "siliconflow",
+    "api.openai.com": "openai",
+}
 API_KEY_ENV = "OPENAI_API_KEY"
 
 
@@ -47,7 +66,7 @@ class TeacherSettings(BaseModel):
     enable_thinking: bool = Field(default=False, description="Qwen3 thinking (off for labels)")
     send_thinking_flag: bool = Field(
         default=True,
-        description="send chat_template_kwargs.enable_thinking; dropped if the server rejects it",
+        description="send the provider's thinking switch; dropped if the server rejects it",
     )
     price_in_per_mtok: float = Field(default=0.0, description="price per million input tokens")
     price_out_per_mtok: float = Field(default=0.0, description="price per million output tokens")
@@ -62,6 +81,42 @@ class TeacherSettings(BaseModel):
     http_backend: str = Field(default="auto", description="auto (aiohttp if installed) | httpx")
     backoff_base_s: float = Field(default=0.5, description="first retry's backoff bound")
     backoff_max_s: float = Field(default=30.0, description="largest backoff between retries")
+    # -- how this provider wants thinking switched off, and anything else it needs (issue 12)
+    provider: str = Field(
+        default="auto",
+        description="auto (from base_url) | dashscope | siliconflow | vllm | llamacpp | openai",
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="free-form fields merged into every request body last (overrides presets)",
+    )
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, v: str) -> str:
+        if v != "auto" and v not in PROVIDER_THINKING:
+            raise ValueError(f"provider must be auto or one of {sorted(PROVIDER_THINKING)}")
+        return v
+
+    def resolved_provider(self) -> str:
+        """The preset: as set, or guessed from the base URL's host (a self-hosted server,
+        vLLM or llama.cpp alike, reads chat_template_kwargs)."""
+        if self.provider != "auto":
+            return self.provider
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        for suffix, provider in PROVIDER_HOSTS.items():
+            if host == suffix or host.endswith("." + suffix):
+                return provider
+        return "vllm"
+
+    def thinking_fields(self) -> dict[str, Any]:
+        """The body fields that switch Qwen3's thinking as `enable_thinking` says."""
+        where = PROVIDER_THINKING[self.resolved_provider()]
+        if where == "top_level":
+            return {"enable_thinking": self.enable_thinking}
+        if where == "chat_template_kwargs":
+            return {"chat_template_kwargs": {"enable_thinking": self.enable_thinking}}
+        return {}
 
     # ---------------------------------------------------------------- issue 14: the prompt
     prompt_file: str = Field(
@@ -153,7 +208,7 @@ class TeacherSettings(BaseModel):
             "max_tokens": self.max_tokens,
             "json_mode": self.json_mode,
             "enable_thinking": self.enable_thinking,
-        }
+        } | ({"extra_body": self.extra_body} if self.extra_body else {})
 
     def identity(self) -> dict[str, Any]:
         """What determines the labels (for code versions and lineage): never the key."""

@@ -163,3 +163,59 @@ def test_redact_and_strip_think():
     assert redact(f"bad key {KEY}!", KEY) == "bad key ***!"
     assert redact("text", "") == "text"
     assert strip_think("<think>\n\n</think>\n\n{}") == "{}"
+
+
+@pytest.mark.parametrize(
+    ("provider", "want"),
+    [
+        ("dashscope", {"enable_thinking": False}),
+        ("siliconflow", {"enable_thinking": False}),
+        ("vllm", {"chat_template_kwargs": {"enable_thinking": False}}),
+        ("llamacpp", {"chat_template_kwargs": {"enable_thinking": False}}),
+        ("openai", {}),
+    ],
+)
+def test_each_provider_gets_thinking_off_where_it_reads_it(fake: FakeOpenAI, provider, want):
+    label_frame(frame(1), settings(fake, provider=provider))
+    body = fake.bodies[0]
+    extras = {k: v for k, v in body.items() if k in ("enable_thinking", "chat_template_kwargs")}
+    assert extras == want
+
+
+@pytest.mark.parametrize(
+    ("url", "provider"),
+    [
+        ("https://dashscope.aliyuncs.com/compatible-mode/v1", "dashscope"),
+        ("https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "dashscope"),
+        ("https://api.siliconflow.cn/v1", "siliconflow"),
+        ("https://api.openai.com/v1", "openai"),
+        ("http://10.0.0.5:8000/v1", "vllm"),
+        ("https://notdashscope.aliyuncs.com.evil.example/v1", "vllm"),
+    ],
+)
+def test_provider_auto_reads_the_host(url: str, provider: str):
+    assert TeacherSettings(kind="openai", base_url=url, model="m").resolved_provider() == provider
+
+
+def test_gpu_profile_default_teacher_sends_top_level_thinking_off():
+    from distill_assets.core.common.profiles import get_profile
+
+    p = get_profile("gpu")
+    s = TeacherSettings(kind="openai", base_url=p.teacher_base_url, model=p.teacher_model)
+    assert s.thinking_fields() == {"enable_thinking": False}
+
+
+def test_extra_body_is_sent_and_merged_over_the_preset(fake: FakeOpenAI):
+    extra = {"top_k": 1, "chat_template_kwargs": {"custom": "x"}, "enable_thinking": False}
+    s = settings(fake, provider="vllm", extra_body=extra)
+    label_frame(frame(1), s)
+    body = fake.bodies[0]
+    assert body["top_k"] == 1 and body["enable_thinking"] is False
+    assert body["chat_template_kwargs"] == {"enable_thinking": False, "custom": "x"}
+    assert s.generation_params()["extra_body"] == extra  # part of the cache key
+    assert "extra_body" not in settings(fake).generation_params()
+
+
+def test_unknown_provider_is_refused():
+    with pytest.raises(ValueError, match="provider"):
+        TeacherSettings(provider="dashscop")
