@@ -25,7 +25,7 @@ from distill_assets.core.common.profiles import Profile, get_profile
 from distill_assets.core.common.prompts import STUDENT_PROMPTS, load_prompt, prompt_hash
 
 # Paths relative to distill_assets/core. A module several assets use sits in each of them.
-_REGIONS = ("regions/tables.py", "regions/canonical.py")
+_REGIONS = ("regions/tables.py", "regions/canonical.py", "regions/clues.py")
 SOURCES: dict[str, tuple[str, ...]] = {
     "raw_addresses": (
         "data/raw_batch.py",
@@ -38,6 +38,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
         "teacher/label_batch.py",
         "teacher/labeling.py",
         "teacher/rule_teacher.py",
+        "teacher/region_choice.py",
         "teacher/text_cues.py",
         "teacher/answers.py",
         "teacher/api_labeling.py",
@@ -52,6 +53,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "training_dataset": (
         "dataset/clean.py",
+        "dataset/cumulative.py",
         "dataset/split.py",
         "dataset/formats.py",
         "dataset/folder.py",
@@ -67,6 +69,9 @@ SOURCES: dict[str, tuple[str, ...]] = {
         "student/training_data.py",
         "student/training_params.py",
         "student/training_log.py",
+        "student/learning_curve.py",
+        "student/predict.py",
+        "student/postprocess.py",
         "student/answer_only.py",
         "student/chat_template.py",
         "student/base_models.py",
@@ -74,9 +79,16 @@ SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "merged_model": ("student/merging.py", "student/chat_template.py", "student/base_models.py"),
     "eval_report": (
+        "evaluation/eval_report.py",
         "evaluation/evaluate.py",
+        "evaluation/runs.py",
         "evaluation/score.py",
+        "evaluation/misses.py",
+        "evaluation/outputs.py",
+        "evaluation/history.py",
         "evaluation/report.py",
+        "data/benchmarks.py",
+        "student/predict.py",
         "student/inference.py",
         "student/json_decoding.py",
         "student/postprocess.py",
@@ -105,11 +117,12 @@ INFRASTRUCTURE: tuple[str, ...] = (
     "data/inbox.py",
     "teacher/__init__.py",
     "teacher/cache.py",
+    "teacher/rule_pool.py",  # the same labels as one process, in input order
+    "teacher/rule_pool_preload.py",
     "teacher/label_files.py",
     "dataset/__init__.py",
     "student/__init__.py",
     "student/checkpoints.py",
-    "student/predict.py",
     "evaluation/__init__.py",
     "evaluation/gates.py",
     "evaluation/production.py",  # the alias copies the merged model; it builds no artifact
