@@ -53,6 +53,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "training_dataset": (
         "dataset/clean.py",
+        "dataset/grounding.py",
         "dataset/cumulative.py",
         "dataset/split.py",
         "dataset/formats.py",

@@ -16,9 +16,6 @@ substring tests and the split hash, so a million rows clean in well under a minu
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,23 +25,20 @@ import pandas as pd
 import pyarrow as pa
 
 from distill_assets.core.common.columns import (
-    LARGE_STRING,
     as_mask,
     as_objects,
     dense_codes,
-    is_str,
     pc,
     strip_pattern,
     to_arrow,
 )
-from distill_assets.core.common.compare import gold_agreement, normalize_field
+from distill_assets.core.common.compare import gold_agreement
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.normalize import normalize_array, normalize_text
 from distill_assets.core.common.prompts import student_prompt
 from distill_assets.core.common.schema import (
     FIELDS,
     GOLD_COLUMNS,
-    REGION_FIELDS,
     REVIEW_STATUSES,
     USABLE_STATUSES,
 )
@@ -53,6 +47,14 @@ from distill_assets.core.dataset.folder import (
     json_safe,
     review_frame,
     write_dataset_folder,
+)
+from distill_assets.core.dataset.grounding import (
+    Canonicalizer,
+    canonical_regions,
+    default_canonicalizer,
+    ground,
+    normalise_fields,
+    normalise_labels,
 )
 from distill_assets.core.dataset.split import (
     SPLITS,
@@ -77,9 +79,6 @@ DROP_REASONS: tuple[str, ...] = (
     "location_not_in_text",
     "duplicate_text",
 )
-_PHONE_SEPARATORS = r"[\t\n\x0b\x0c\r \-+().]+"
-
-Canonicalizer = Callable[[str, str, str], "tuple[str, str, str] | None"]
 
 
 class DatasetError(ValueError):
@@ -165,7 +164,7 @@ def build_training_dataset(
     params = params or CleaningParams()
     gazetteer_version = "custom"
     if canonicalize is None:
-        canonicalize, gazetteer_version = _default_canonicalizer()
+        canonicalize, gazetteer_version = default_canonicalizer()
     _validate_inputs(raw, labels, params)
     log(f"cleaning {len(raw)} raw rows against {len(labels)} labels")
     rows = _clean_rows(raw, labels, params, canonicalize, log)
@@ -226,8 +225,8 @@ def _clean_rows(
     df, reason = _join(raw, labels, has_gold, log)
     text = normalize_array(df["text"])
     reason[(reason == "") & as_mask(pc.equal(text, ""))] = "empty_text"
-    cols = _normalise_labels(df, reason)
-    gold = _normalise_fields({f: df[f"gold_{f}"] for f in FIELDS}) if has_gold else None
+    cols = normalise_labels(df, reason)
+    gold = normalise_fields({f: df[f"gold_{f}"] for f in FIELDS}) if has_gold else None
     vs_gold: dict[str, Any] | None = None
     if gold is not None:  # the teacher's answers as given (normalised, before canonical regions)
         answered = df["status"].isin(sorted(USABLE_STATUSES)).to_numpy()
@@ -235,9 +234,9 @@ def _clean_rows(
             "answered": gold_agreement(cols, gold, answered),
             "all_input_rows": gold_agreement(cols, gold, answered, len(raw)),
         }
-    _canonical_regions(cols, reason, canonicalize)
+    canonical_regions(cols, reason, canonicalize)
     text_nospace = strip_pattern(text, " ")
-    _ground(text, text_nospace, cols, reason, params)
+    ground(text, text_nospace, cols, reason, params.required_fields)
     idx = np.flatnonzero(reason == "")
     if len(idx):
         codes = dense_codes(text.take(pa.array(idx)))
@@ -313,13 +312,6 @@ def _require_unique_ids(df: pd.DataFrame, what: str) -> None:
         raise DatasetError(f"{what} frame has {int(dup.sum())} rows with duplicate ids: {examples}")
 
 
-def _default_canonicalizer() -> tuple[Canonicalizer, str]:
-    from distill_assets.core.regions.canonical import canonicalize_region
-    from distill_assets.core.regions.tables import GAZETTEER_VERSION
-
-    return canonicalize_region, GAZETTEER_VERSION
-
-
 def _join(
     raw: pd.DataFrame, labels: pd.DataFrame, has_gold: bool, log: Logger
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -363,93 +355,6 @@ def _join(
     )
     df = df.drop(columns=["_merge"]).reset_index(drop=True)
     return df, reason
-
-
-def _normalise_labels(df: pd.DataFrame, reason: np.ndarray) -> dict[str, pa.Array]:
-    """Schema check (six strings) and normalisation; invalid rows get "" in every field."""
-    valid = np.ones(len(df), dtype=bool)
-    for f in FIELDS:
-        valid &= is_str(df[f])
-    reason[(reason == "") & ~valid] = "invalid_schema"
-    cols = {
-        f: df[f] if valid.all() else np.where(valid, df[f].to_numpy(dtype=object), "")
-        for f in FIELDS
-    }
-    return _normalise_fields(cols)
-
-
-def _normalise_fields(cols: dict[str, Any]) -> dict[str, pa.Array]:
-    """normalize_field over each column, two columns at a time: Arrow's kernels release the
-    GIL, so the second core works too."""
-    with ThreadPoolExecutor(2) as pool:
-        done = {f: pool.submit(normalize_field, f, col) for f, col in cols.items()}
-        return {f: fut.result() for f, fut in done.items()}
-
-
-def _canonical_regions(
-    cols: dict[str, pa.Array], reason: np.ndarray, canonicalize: Canonicalizer
-) -> None:
-    """Replace province/city/district by official names, once per distinct triple."""
-    live = np.flatnonzero(reason == "")
-    if not len(live):
-        return
-    sel = pa.array(live)
-    triple = pc.binary_join_element_wise(
-        *(cols[f].take(sel) for f in REGION_FIELDS), pa.scalar("\x1f", type=LARGE_STRING)
-    )
-    enc = pc.dictionary_encode(triple)
-    codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    results: list[tuple[str, str, str] | None] = []
-    for key in enc.dictionary.to_pylist():
-        p, c, d = key.split("\x1f")
-        got = ("", "", "") if not (p or c or d) else canonicalize(p, c, d)
-        results.append(None if got is None else (str(got[0]), str(got[1]), str(got[2])))
-    bad = np.array([r is None for r in results], dtype=bool)
-    reason[live[bad[codes]]] = "region_inconsistent"
-    row_codes = pa.array(codes)
-    for j, f in enumerate(REGION_FIELDS):
-        table = pa.array([r[j] if r is not None else "" for r in results], type=LARGE_STRING)
-        mask = np.zeros(len(reason), dtype=bool)
-        mask[live] = True
-        cols[f] = pc.replace_with_mask(cols[f], pa.array(mask), table.take(row_codes))
-
-
-def _ground(
-    text: pa.Array,
-    text_nospace: pa.Array,
-    cols: dict[str, pa.Array],
-    reason: np.ndarray,
-    params: CleaningParams,
-) -> None:
-    """Required fields non-empty; phone, name and location found in the text."""
-    empty = np.zeros(len(reason), dtype=bool)
-    for f in params.required_fields:
-        empty |= as_mask(pc.equal(cols[f], ""))
-    reason[(reason == "") & empty] = "empty_required_field"
-    idx = np.flatnonzero(reason == "")
-    if not len(idx):
-        return
-    sel = pa.array(idx)
-    # Rows whose field is empty need no test; the others are tested with `in` over object
-    # arrays (map: no Python frame per row), each text converted once.
-    tns = as_objects(text_nospace.take(sel))
-    fields = (
-        ("phone_not_in_text", cols["phone"], None),
-        ("name_not_in_text", strip_pattern(cols["name"].take(sel), " "), tns),
-        ("location_not_in_text", strip_pattern(cols["specific_location"].take(sel), " "), tns),
-    )
-    live = np.ones(len(idx), dtype=bool)  # not yet dropped by an earlier field's test
-    for why, needle, haystack in fields:
-        if haystack is None:  # the phone, against the text without its separators
-            needle = needle.take(sel)
-            haystack = as_objects(strip_pattern(text.take(sel), _PHONE_SEPARATORS))
-        check = np.flatnonzero(live & ~as_mask(pc.equal(needle, "")))
-        if not len(check):
-            continue
-        found = map(operator.contains, haystack[check], as_objects(needle.take(pa.array(check))))
-        missing = check[~np.fromiter(found, dtype=bool, count=len(check))]
-        reason[idx[missing]] = why
-        live[missing] = False
 
 
 def build_from_artifacts(

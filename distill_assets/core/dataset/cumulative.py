@@ -30,12 +30,12 @@ from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.schema import GOLD_COLUMNS
 from distill_assets.core.data.raw_batch import read_raw
 from distill_assets.core.dataset.clean import (
-    Canonicalizer,
     CleaningParams,
     DatasetError,
     DatasetResult,
     build_training_dataset,
 )
+from distill_assets.core.dataset.grounding import Canonicalizer
 from distill_assets.core.teacher.label_batch import read_labels
 
 INPUT_ASSETS: tuple[str, ...] = ("raw_addresses", "teacher_labels")

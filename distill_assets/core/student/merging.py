@@ -121,6 +121,18 @@ def _load_pair(base_model: str, adapter_dir: Path, merged_dir: Path, device: str
     return ref, merged, exact, dtype
 
 
+def _greedy_with_logits(tokenizer: Any, max_new_tokens: int) -> dict[str, Any]:
+    eos = tokenizer.eos_token_id
+    return {
+        "max_new_tokens": max_new_tokens,
+        "do_sample": False,
+        "eos_token_id": eos,
+        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
+        "return_dict_in_generate": True,
+        "output_logits": True,
+    }
+
+
 def compare_merged(
     base_model: str | Path,
     adapter_dir: Path,
@@ -152,15 +164,7 @@ def compare_merged(
     tokenizer = AutoTokenizer.from_pretrained(str(merged_dir))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     ref, merged, exact, dtype = _load_pair(str(base_model), adapter_dir, merged_dir, device)
-    eos = tokenizer.eos_token_id
-    gen = {
-        "max_new_tokens": max_new_tokens,
-        "do_sample": False,
-        "eos_token_id": eos,
-        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
-        "return_dict_in_generate": True,
-        "output_logits": True,
-    }
+    gen = _greedy_with_logits(tokenizer, max_new_tokens)
     max_diff = noise = scale = sum_diff = sum_noise = 0.0
     n_logits = 0
     divergences: list[dict[str, Any]] = []

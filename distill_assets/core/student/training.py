@@ -99,7 +99,7 @@ def train_lora(
     when its base model, data and params are the same; otherwise the stale ones are removed.
     """
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     t_start = time.perf_counter()
@@ -119,16 +119,7 @@ def train_lora(
     if params.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    lora = LoraConfig(
-        r=params.r,
-        lora_alpha=params.alpha,
-        lora_dropout=params.dropout,
-        target_modules=_target_modules(model, params),
-        bias="none",
-        task_type="CAUSAL_LM",
-        layers_to_transform=_top_layers(model, params.lora_layers),
-    )
-    model = get_peft_model(model, lora)
+    model = get_peft_model(model, _lora_config(model, params))
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
     log(f"train: base={base_model} lora r={params.r} trainable={n_trainable:,}/{n_total:,}")
@@ -203,6 +194,20 @@ def _lineage(
         "trainable_params": n_trainable,
         "versions": package_versions(),
     }
+
+
+def _lora_config(model: Any, params: LoraParams) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=params.r,
+        lora_alpha=params.alpha,
+        lora_dropout=params.dropout,
+        target_modules=_target_modules(model, params),
+        bias="none",
+        task_type="CAUSAL_LM",
+        layers_to_transform=_top_layers(model, params.lora_layers),
+    )
 
 
 def _target_modules(model: Any, params: LoraParams) -> str | list[str]:
