@@ -169,6 +169,13 @@ def test_label_options_are_the_teacher_settings_fields(home, tmp_path):
     assert (s.max_failure_rate, s.budget_tokens, s.budget_cost) == (0.5, 1000, 2.5)
     assert s.system_prompt() == "Answer with JSON only."
     assert s.identity()["prompt_hash"] != plain.identity()["prompt_hash"]
+    # the teacher kind, like base URL and model, is the profile's unless given (as the asset's)
+    io = ["label", "--input", "i.jsonl", "--output", "o.jsonl"]
+    assert teacher_settings(build_parser().parse_args([*io, "--profile", "test"])).kind == (
+        "gazetteer"
+    )
+    gpu = teacher_settings(build_parser().parse_args([*io, "--profile", "gpu"]))
+    assert gpu.kind == "openai" and gpu.base_url.startswith("https://")
 
 
 def test_label_then_asset_pays_nothing_twice(home, tmp_path, capsys, monkeypatch):

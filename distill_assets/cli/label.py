@@ -78,10 +78,17 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     lab = sub.add_parser("label", help="label a file with a teacher")
-    lab.add_argument("--teacher", choices=["gazetteer", "openai"], default="gazetteer")
+    lab.add_argument(
+        "--teacher",
+        choices=["gazetteer", "openai"],
+        default="",
+        help="the teacher kind; default: the profile's, as for the asset (gazetteer on demo/test)",
+    )
     lab.add_argument("--input", required=True, help="jsonl(.gz), json, csv(.gz), txt or parquet")
     lab.add_argument("--output", required=True, help="JSONL, one object per input row")
-    lab.add_argument("--profile", default=None, help="fills --base-url/--model when empty")
+    lab.add_argument(
+        "--profile", default=None, help="fills --teacher/--base-url/--model when not given"
+    )
     for name, base, _optional, help_ in _teacher_options():
         flag = "--" + name.replace("_", "-")
         if base is bool:
