@@ -11,6 +11,7 @@ import pytest
 from distill_assets.cli import main
 from distill_assets.core.common.lineage import ASSET_CHAIN, write_manifest
 from distill_assets.core.common.schema import FIELDS
+from tests.conftest import DALI_LABEL, DALI_TEXT
 
 TEXTS = [
     "电话:23204753945:大理市人民路25号 大理古城国际酒店 3号楼:收件者:段丽娟",
@@ -122,15 +123,7 @@ def test_add_version_synthetic_registers_a_partition(home, capsys):
 
 def test_add_benchmark_registers_a_gold_file(home, tmp_path, capsys):
     src = tmp_path / "gold.jsonl"
-    row = {
-        "text": TEXTS[0],
-        "province": "云南省",
-        "city": "大理白族自治州",
-        "district": "大理市",
-        "specific_location": "人民路25号 大理古城国际酒店 3号楼",
-        "name": "段丽娟",
-        "phone": "23204753945",
-    }
+    row = {"text": DALI_TEXT, **DALI_LABEL}
     pd.DataFrame([row]).to_json(src, orient="records", lines=True, force_ascii=False)
     assert main(["add-benchmark", "shop", "--from", str(src)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]

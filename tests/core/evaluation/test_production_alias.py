@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from distill_assets.core.common.lineage import ASSET_CHAIN
 from distill_assets.core.evaluation import production as prod
 from tests.production_chain import fake_version
 
@@ -64,14 +65,7 @@ def test_chain_of_the_model_in_production(tmp_path: Path):
     chain = prod.production_chain(tmp_path)
     assert chain.ok, chain.problems
     links = dict(chain.links)
-    assert [name for name, _ in chain.links] == [
-        "raw_addresses",
-        "teacher_labels",
-        "training_dataset",
-        "lora_adapter",
-        "merged_model",
-        "eval_report",
-    ]
+    assert tuple(name for name, _ in chain.links) == ASSET_CHAIN
     assert links["raw_addresses"]["file_sha256"] == "v1-sha"
     assert links["teacher_labels"]["teacher_model"] == "qwen3-235b-a22b"
     assert links["teacher_labels"]["prompt_hash"] == "abc123def456"

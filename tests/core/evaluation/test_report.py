@@ -82,14 +82,7 @@ ERRORS = [
         "text": "电话:+86 232-0475-3945 大理市人民路25号 收件者:段丽娟 | 急件",
         "prediction": '{"name": "段丽娟", "phone": "23204753945"}',
         "parsed": None,
-        "reference": {
-            "province": "云南省",
-            "city": "大理白族自治州",
-            "district": "大理市",
-            "specific_location": "人民路25号",
-            "name": "段丽娟",
-            "phone": "23204753945",
-        },
+        "reference": REFERENCE,
         "wrong_fields": [],
     }
 ]
