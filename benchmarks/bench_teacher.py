@@ -8,11 +8,17 @@ cache (so the cost of writing every answer as it arrives is included); its time 
 of three runs.
 
 Last line: `ratio=<x> labels_per_s concurrency-32 over sequential`.
+
+`--volume N` (issue 13) instead labels N texts at `--concurrency` (128) against the same
+endpoint, with a fresh cache, sampling this process's RSS as it goes; it prints labels/s, the
+RSS after 10% and at the end and the peak, and ends with
+`ratio=<x> labels_per_s over the concurrency/latency limit`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 from distill_assets.core.common.prompts import teacher_prompt  # noqa: E402
 from distill_assets.core.teacher.answers import parse_teacher_answer  # noqa: E402
+from distill_assets.core.teacher.cache import CACHE_FILE  # noqa: E402
 from distill_assets.core.teacher.labeling import label_frame  # noqa: E402
 from distill_assets.core.teacher.settings import TeacherSettings  # noqa: E402
 
@@ -96,13 +103,72 @@ def concurrent(url: str, items: list[str], concurrency: int, cache_dir: str) -> 
     return wall, res.ledger["ok"] + res.ledger["repaired"]
 
 
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def volume(url: str, n: int, concurrency: int, latency: float, cache_dir: str) -> None:
+    """N texts at `concurrency`: labels/s against concurrency/latency, and memory as it goes."""
+    samples: list[tuple[int, int]] = []  # (rows done, rss)
+    done = [0]
+
+    def log(msg: str) -> None:
+        if msg.startswith("teacher: ") and "/" in msg:
+            done[0] = int(msg.split()[1].split("/")[0])
+        samples.append((done[0], rss_bytes()))
+
+    df = pd.DataFrame({"id": [str(i) for i in range(n)], "text": texts(n)})
+    settings = TeacherSettings(
+        kind="openai", base_url=url, model=MODEL, api_key="bench", concurrency=concurrency,
+        cache_dir=cache_dir, progress_every_s=1.0,
+    )  # fmt: skip
+    before = rss_bytes()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    res = label_frame(df, settings, log=log)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    led = res.ledger
+    if led["ok"] + led["repaired"] != n or led["requests"] != n:
+        raise SystemExit(f"labels lost or repeated: {led}")
+    limit = concurrency / latency
+    rate = n / wall
+    early = next((r for d, r in samples if d >= n // 10), before)
+    peak = max([r for _, r in samples] + [rss_bytes()])
+    print(f"fake endpoint {url}: {latency * 1000:.0f} ms per request, n={n}")
+    print(
+        f"concurrency-{concurrency}: {rate:,.0f} labels/s ({wall:.1f}s, client cpu {cpu:.1f}s, "
+        f"{cpu / n * 1e6:.0f} us per label); limit {limit:,.0f} labels/s"
+    )
+    cache_file = Path(cache_dir) / CACHE_FILE
+    print(
+        f"rss before {before / 2**20:,.0f} MiB, after 10% {early / 2**20:,.0f} MiB, "
+        f"peak {peak / 2**20:,.0f} MiB, end {rss_bytes() / 2**20:,.0f} MiB; cache "
+        f"{cache_file.stat().st_size / 2**20 if cache_file.exists() else 0:,.0f} MiB "
+        f"(+ WAL), {res.ledger['cached']} rows from it"
+    )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
+    print(f"ratio={rate / limit:.2f} labels_per_s over the concurrency/latency limit")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--n", type=int, default=640)
     ap.add_argument("--latency", type=float, default=0.05)
-    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--concurrency", type=int, default=None, help="default 32; 128 for --volume")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--volume", type=int, default=0, help="label this many texts (issue 13)")
     args = ap.parse_args()
+    if args.volume:
+        proc, url = start_server(args.latency)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                volume(url, args.volume, args.concurrency or 128, args.latency, tmp)
+        finally:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=10)
+        return
+    args.concurrency = args.concurrency or 32
     proc, url = start_server(args.latency)
     try:
         with tempfile.TemporaryDirectory() as tmp:

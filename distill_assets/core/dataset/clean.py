@@ -79,6 +79,11 @@ DROP_REASONS: tuple[str, ...] = (
     "location_not_in_text",
     "duplicate_text",
 )
+# What cleaning and the dataset's lineage read of teacher_labels (not raw responses); `error`
+# carries the candidates of the rows that go to the review file.
+LABEL_INPUT_COLUMNS: tuple[str, ...] = (
+    "id", "text", "status", "error", *FIELDS, "teacher_model", "prompt_hash",
+)  # fmt: skip
 
 
 class DatasetError(ValueError):
@@ -317,7 +322,8 @@ def _join(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     cols = ["id", "text", *(c for c in ("source", "style") if c in raw.columns)]
     cols += list(GOLD_COLUMNS) if has_gold else []
-    left: pd.DataFrame = raw.loc[:, cols].copy()
+    # pandas 3 copies on write: a column selection shares the input's buffers until written
+    left: pd.DataFrame = raw.loc[:, cols]
     left["id"] = left["id"].astype(str)
     for c in ("source", "style"):
         if c not in left.columns:
@@ -325,7 +331,7 @@ def _join(
         left[c] = left[c].fillna("").astype(str)
     lab_cols = ["id", "status", *FIELDS] + (["text"] if "text" in labels.columns else [])
     lab_cols += ["error"] if "error" in labels.columns else []
-    right: pd.DataFrame = labels.loc[:, lab_cols].copy()
+    right: pd.DataFrame = labels.loc[:, lab_cols]
     right.columns = ["label_text" if c == "text" else c for c in right.columns]
     right["id"] = right["id"].astype(str)
     df = left.merge(right, on="id", how="left", indicator=True, validate="one_to_one")
@@ -364,4 +370,5 @@ def build_from_artifacts(
     from distill_assets.core.data.raw_batch import read_raw
     from distill_assets.core.teacher.label_batch import read_labels
 
-    return build_training_dataset(read_raw(raw_dir), read_labels(labels_dir), out_dir, params, log)
+    labels = read_labels(labels_dir, LABEL_INPUT_COLUMNS)
+    return build_training_dataset(read_raw(raw_dir), labels, out_dir, params, log)

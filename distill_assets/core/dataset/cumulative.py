@@ -30,6 +30,7 @@ from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.schema import GOLD_COLUMNS
 from distill_assets.core.data.raw_batch import read_raw
 from distill_assets.core.dataset.clean import (
+    LABEL_INPUT_COLUMNS,
     CleaningParams,
     DatasetError,
     DatasetResult,
@@ -92,7 +93,8 @@ def gather_versions(
             entry[asset] = _data_version(root, v, asset)
         raw = qualify_ids(read_raw(asset_dir(root, v, "raw_addresses")), v)
         raws.append(raw)
-        labels.append(qualify_ids(read_labels(asset_dir(root, v, "teacher_labels")), v))
+        lab = read_labels(asset_dir(root, v, "teacher_labels"), LABEL_INPUT_COLUMNS)
+        labels.append(qualify_ids(lab, v))
         entry["rows"] = len(raw)
         if v != current:
             table, dv = earlier_splits(root, v)

@@ -27,8 +27,8 @@ from distill_assets.core.teacher.settings import TeacherSettings
 _Cached = tuple[dict[str, str], str, str, CachedAnswer]
 
 
-@dataclass
-class _Outcome:
+@dataclass(slots=True)
+class _Outcome:  # one per text until the frame is built: slotted, no per-instance dict
     call: TeacherCall
     fields: dict[str, str] | None
     status: str
@@ -68,7 +68,7 @@ async def _ask_all(
 ) -> dict[str, _Outcome]:
     """Each text once, `concurrency` workers pulling from one iterator in input order."""
     outcomes: dict[str, _Outcome] = {}
-    pending = iter(list(todo.items()))
+    pending = iter(todo.items())  # one shared iterator: `concurrency` tasks, none per row
 
     async def worker() -> None:
         for key, text in pending:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from distill_assets.core.common.compare import teacher_vs_gold
 from distill_assets.core.common.log import Logger, null_log
@@ -30,8 +32,14 @@ class LabelBatch:
         return {str(k): int(v) for k, v in self.frame["status"].value_counts().items()}
 
 
-def read_labels(labels_dir: Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(labels_dir) / LABELS_FILE)
+def read_labels(labels_dir: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The labels frame; only `columns` that the file has, when given (the raw responses
+    and errors are most of its bytes and cleaning needs neither)."""
+    path = Path(labels_dir) / LABELS_FILE
+    if columns is not None:
+        have = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in have]
+    return pd.read_parquet(path, columns=None if columns is None else list(columns))
 
 
 def label_batch(
