@@ -29,10 +29,13 @@ def test_bf16_training_merge_and_generation_on_cuda(tiny_model_dir, tiny_message
 
     merged = merge_adapter(tiny_model_dir, train.adapter_dir, tmp_path / "merged")
     assert merged.tie_word_embeddings
+    from distill_assets.core.evaluation.gates import merged_matches_adapter
+
     comparison = compare_merged(
-        tiny_model_dir, train.adapter_dir, merged.merged_dir, ["李娜 15912345678"]
+        tiny_model_dir, train.adapter_dir, merged.merged_dir, ["李娜 15912345678"], 32
     )
-    assert comparison["greedy_equal"]
+    verdict = merged_matches_adapter(comparison, 1e-3)
+    assert verdict.passed, verdict.detail
 
     backend = load_backend("transformers", merged.merged_dir, max_new_tokens=8, batch_size=4)
     try:
@@ -43,3 +46,15 @@ def test_bf16_training_merge_and_generation_on_cuda(tiny_model_dir, tiny_message
         assert gens[0].tokens_in > gens[1].tokens_in  # input order kept (longer text first)
     finally:
         backend.close()
+
+
+def test_gpu_check_script_on_cuda(tiny_model_dir, capsys):
+    # The tiny shape through benchmarks/gpu_check.py on the device: MFU and memory reported.
+    from benchmarks import gpu_check
+
+    argv = ["--shape", "tiny", "--steps", "4", "--batch", "4", "--accumulation", "1",
+            "--train-samples", "32", "--eval-rows", "16", "--max-new-tokens", "16",
+            "--compare", "2", "--tokenizer-dir", str(tiny_model_dir)]  # fmt: skip
+    assert gpu_check.main(argv) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "parity=pass" in last and "peak_gpu_gib=" in last

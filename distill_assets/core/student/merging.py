@@ -148,9 +148,9 @@ def compare_merged(
     both models read prompt + answer and every position's logits are compared
     (max_abs_logit_diff, mean_abs_logit_diff). `rounding_logit_diff` / `rounding_mean_diff` are
     how far the reference in this dtype already is from itself in fp32: the noise a correct
-    merge may add (0 for an fp32 merge). Greedy
-    answers are compared token for token; at a first differing token the reference's margin
-    between the two choices is kept, so the gate can tell a rounding tie from a wrong merge.
+    merge may add (0 for an fp32 merge). Greedy answers are compared token for token; at a
+    first differing token the reference's margin between the two choices is kept, so the gate
+    can tell a rounding tie from a wrong merge.
     """
     import torch
     from transformers import AutoTokenizer

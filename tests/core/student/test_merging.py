@@ -186,3 +186,23 @@ def test_answer_budget_covers_the_longest_answer(tiny_model_dir: Path) -> None:
 
     n = len(AutoTokenizer.from_pretrained(str(tiny_model_dir))(answer)["input_ids"])
     assert budget == n + 1 + 16
+
+
+def test_build_merged_model_reads_whole_test_answers(
+    tiny_model_dir: Path, random_adapter: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+    from conftest import SAMPLE_RECORDS
+
+    from distill_assets.core.common.schema import label_to_json
+    from distill_assets.core.student.merging import SYSTEM_PROMPT_FILE, build_merged_model
+
+    rows = [{"text": t, **label, "split": "test"} for t, label in SAMPLE_RECORDS[:2]]
+    ds = tmp_path / "dataset"
+    ds.mkdir()
+    pd.DataFrame(rows).to_parquet(ds / "dataset.parquet")
+    built = build_merged_model(tiny_model_dir, random_adapter, ds, tmp_path / "merged", 2)
+    answers = [label_to_json(label) for _, label in SAMPLE_RECORDS[:2]]
+    assert built.comparison["max_new_tokens"] == answer_budget(tmp_path / "merged", answers)
+    assert (tmp_path / "merged" / SYSTEM_PROMPT_FILE).is_file()
+    assert merged_matches_adapter(built.comparison, 1e-3).passed
