@@ -30,14 +30,15 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     (tmp / "binary.csv").write_bytes(b"PK\x03\x04\x00\x00binary zip data")
     (tmp / "notext.csv").write_text("id,body\n1,hello\n", "utf-8")
     (tmp / "broken.parquet").write_bytes(b"PAR1 this is not really parquet")
-    (tmp / "gbk.csv").write_bytes("id,text\n1,天津市河西区友谊路18号\n".encode("gb18030"))
+    # GBK/UTF-16 are read (charset-normalizer); Latin-1 is none of the encodings a table comes in.
+    (tmp / "latin1.csv").write_bytes("id,text\n1,café\n2,naïve résumé\n".encode("latin-1"))
     _jsonl(tmp / "row3.jsonl", GOOD_ROW, GOOD_ROW | {"id": "b"}, {"id": "c", "text": ""})
     return {
         "empty": (tmp / "empty.jsonl", "empty"),
         "binary": (tmp / "binary.csv", "binary"),
         "no text column": (tmp / "notext.csv", "text"),
         "broken parquet": (tmp / "broken.parquet", "parquet"),
-        "wrong encoding": (tmp / "gbk.csv", "utf-8"),
+        "wrong encoding": (tmp / "latin1.csv", "utf-8"),
         "bad row": (tmp / "row3.jsonl", "line 3"),
     }
 
