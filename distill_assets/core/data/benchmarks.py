@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from distill_assets.core.common.artifacts import atomic_write_json, new_sibling_dir, sha256_file
@@ -60,8 +61,8 @@ def add_benchmark(home: Path, name: str, source: Path) -> dict[str, Any]:
     if missing:
         raise InputError(f"{source}: a benchmark needs the six fields; missing {missing}")
     for g in GOLD_COLUMNS:
-        bad = frame.index[frame[g].isna()].tolist()
-        if bad:
+        bad = np.flatnonzero(pd.Series(frame[g]).isna().to_numpy())
+        if len(bad):
             raise InputError(f"{source}: row {bad[0] + 1} has no {g.removeprefix('gold_')!r}")
     frame = frame[["id", "text", "style", *GOLD_COLUMNS]].reset_index(drop=True)
     final = benchmarks_dir(home) / name
