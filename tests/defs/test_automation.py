@@ -29,7 +29,7 @@ GRAPH: dict[str, list[str]] = {
     "training_dataset": ["raw_addresses", "teacher_labels"],
     "lora_adapter": ["training_dataset"],
     "merged_model": ["lora_adapter"],
-    "eval_report": ["merged_model", "training_dataset"],
+    "eval_report": ["merged_model", "training_dataset", "lora_adapter"],
 }
 # Not partitioned, outside the graph's job: the production alias (defs/production.py).
 PRODUCTION = {"production_model": ["eval_report"]}
