@@ -175,9 +175,8 @@ def test_gate_tells_rounding_ties_from_wrong_answers() -> None:
 
 
 def test_answer_budget_covers_the_longest_answer(tiny_model_dir: Path) -> None:
-    from conftest import DALI_LABEL
-
     from distill_assets.core.common.schema import label_to_json
+    from tests.conftest import DALI_LABEL
 
     answer = label_to_json(DALI_LABEL)
     budget = answer_budget(tiny_model_dir, ["{}", answer])
@@ -192,10 +191,10 @@ def test_build_merged_model_reads_whole_test_answers(
     tiny_model_dir: Path, random_adapter: Path, tmp_path: Path
 ) -> None:
     import pandas as pd
-    from conftest import SAMPLE_RECORDS
 
     from distill_assets.core.common.schema import label_to_json
     from distill_assets.core.student.merging import SYSTEM_PROMPT_FILE, build_merged_model
+    from tests.conftest import SAMPLE_RECORDS
 
     rows = [{"text": t, **label, "split": "test"} for t, label in SAMPLE_RECORDS[:2]]
     ds = tmp_path / "dataset"
