@@ -245,7 +245,9 @@ def evaluate(
     if params.promotion_threshold is not None:
         gate = promotion_gate(metrics, params.promotion_threshold)
         metrics["promotion_gate"] = {"passed": gate[0], "reason": gate[1]}
-    report_md, paths = write_outputs(out_dir, data, base_run, tuned_run, metrics, gate, params)
+    report_md, paths = write_outputs(
+        out_dir, data, (base_run, base_views), (tuned_run, tuned_views), metrics, gate, params
+    )
     log(
         f"eval: base exact={metrics['base']['exact_match']:.3f} "
         f"tuned exact={metrics['tuned']['exact_match']:.3f} ({params.judged}) "

@@ -15,7 +15,7 @@ from distill_assets.core.common.artifacts import (
 from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.evaluation.misses import miss_kinds
 from distill_assets.core.evaluation.runs import Run
-from distill_assets.core.evaluation.score import read_views
+from distill_assets.core.evaluation.score import Views
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,10 +25,9 @@ if TYPE_CHECKING:
 CHART = "field_accuracy.png"
 
 
-def prediction_rows(data: TestSet, run: Run, judged: str) -> list[dict[str, Any]]:
+def prediction_rows(data: TestSet, run: Run, views: Views, judged: str) -> list[dict[str, Any]]:
     """One row per test record: the raw output, both readings, and what the judged one missed."""
     n = len(run.outputs)
-    views = read_views(run.outputs, data.texts[:n])
     styles = data.styles or [""] * n
     rows = []
     for i in range(n):
@@ -99,16 +98,17 @@ def _jsonl(rows: list[dict[str, Any]]) -> str:
 def write_outputs(
     out_dir: Path,
     data: TestSet,
-    base_run: Run,
-    tuned_run: Run,
+    base: tuple[Run, Views],
+    tuned: tuple[Run, Views],
     metrics: dict[str, Any],
     gate: tuple[bool, str] | None,
     params: EvalParams,
 ) -> tuple[str, dict[str, Path]]:
+    """`base` and `tuned` are each model's run and its answers as evaluate() read them."""
     from distill_assets.core.evaluation.report import render_html, render_markdown
 
-    base_rows = prediction_rows(data, base_run, params.judged)
-    tuned_rows = prediction_rows(data, tuned_run, params.judged)
+    base_rows = prediction_rows(data, *base, params.judged)
+    tuned_rows = prediction_rows(data, *tuned, params.judged)
     errors = worst_errors(tuned_rows, params.n_errors)
     report_md = render_markdown(metrics, errors, gate, CHART)
     paths = {

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from distill_assets.core.common.schema import FIELDS
-from distill_assets.core.student.predict import read_answer
+from distill_assets.core.student.predict import read_answer_views
 
 Answer = dict[str, str] | None  # the six fields, None when the answer is not valid JSON
 
@@ -46,10 +46,9 @@ def read_views(outputs: Sequence[str], texts: Sequence[str]) -> Views:
     canonical: list[Answer] = []
     divisions: list[str] = []
     for output, text in zip(outputs, texts, strict=True):
-        fields, ok, _ = read_answer(output, text, canonicalize=False)
-        raw.append(fields if ok else None)
-        fields, ok, what = read_answer(output, text, canonicalize=True)
-        canonical.append(fields if ok else None)
+        as_written, official, what = read_answer_views(output, text)
+        raw.append(as_written)
+        canonical.append(official)
         divisions.append(what)
     return Views(raw, canonical, divisions)
 

@@ -14,7 +14,7 @@ from typing import Any
 from distill_assets.core.common.artifacts import atomic_write_json
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.schema import FIELDS
-from distill_assets.core.student.predict import read_answer, student_request
+from distill_assets.core.student.predict import read_answer_views, student_request
 from distill_assets.core.student.training_data import read_messages
 from distill_assets.core.teacher.answers import parse_prediction
 
@@ -34,13 +34,13 @@ def curve_rows(dataset_dir: Path, n: int) -> tuple[str, list[str], list[dict[str
 
 def exact_rates(outputs: list[str], texts: list[str], labels: list[dict[str, str]]) -> tuple:
     """(canonicalised exact match, raw exact match) of raw outputs against labels."""
-    hits = {True: 0, False: 0}
+    canon_hits = raw_hits = 0
     for out, text, label in zip(outputs, texts, labels, strict=True):
-        for canon in (True, False):
-            fields, ok, _ = read_answer(out, text, canonicalize=canon)
-            hits[canon] += ok and all(fields[f] == label[f] for f in FIELDS)
+        raw, canonical, _ = read_answer_views(out, text)
+        raw_hits += raw == label
+        canon_hits += canonical == label
     n = max(len(outputs), 1)
-    return hits[True] / n, hits[False] / n
+    return canon_hits / n, raw_hits / n
 
 
 def curve_steps(total_steps: int, points: int) -> list[int]:

@@ -36,6 +36,19 @@ def student_request(system: str, text: str) -> tuple[str, str]:
     return system, normalize_text(text)
 
 
+def read_answer_views(
+    output: str, text: str
+) -> tuple[dict[str, str] | None, dict[str, str] | None, str]:
+    """(the six fields as written, with official divisions, what canonicalisation did) for one
+    student answer, parsed once; (None, None, "invalid") when it is not valid JSON."""
+    parsed = parse_prediction(output)
+    if parsed is None:
+        return None, None, "invalid"
+    raw = {f: str(parsed.get(f, "")) for f in FIELDS}
+    canonical, status = canonicalize_divisions(raw, normalize_text(text))
+    return raw, canonical, status
+
+
 def read_answer(
     output: str, text: str, canonicalize: bool = True
 ) -> tuple[dict[str, str], bool, str]:
@@ -44,14 +57,13 @@ def read_answer(
     Invalid answers give six "" fields; with `canonicalize`, divisions are made official from
     the student's own fields (core/student/postprocess.py), else status "off".
     """
+    if canonicalize:
+        _, fields, status = read_answer_views(output, text)
+        return fields or dict.fromkeys(FIELDS, ""), fields is not None, status
     parsed = parse_prediction(output)
-    fields = {f: str((parsed or {}).get(f, "")) for f in FIELDS}
     if parsed is None:
-        return fields, False, "invalid"
-    if not canonicalize:
-        return fields, True, "off"
-    fields, status = canonicalize_divisions(fields, normalize_text(text))
-    return fields, True, status
+        return dict.fromkeys(FIELDS, ""), False, "invalid"
+    return {f: str(parsed.get(f, "")) for f in FIELDS}, True, "off"
 
 
 def predict_file(
