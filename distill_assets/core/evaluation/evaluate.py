@@ -176,9 +176,8 @@ def build_metrics(
         "misses_raw": miss_summary(tuned.raw, data.refs, data.texts, tuned_run.truncated, 0),
     }
     if data.golds is not None:
-        teacher = [dict(r) for r in data.refs]
         metrics["gold"] = {
-            "teacher": _scores(teacher, data.golds, styles),
+            "teacher": _scores(data.refs, data.golds, styles),
             "base": _scores(base.view(judged), data.golds, styles),
             "tuned": _scores(tuned.view(judged), data.golds, styles),
             "tuned_raw": _scores(tuned.raw, data.golds, styles),
