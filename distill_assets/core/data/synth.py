@@ -2,12 +2,13 @@
 
 Real districts from the gazetteer across the 31 mainland provinces, invented streets, buildings,
 names and (fake) phones, rendered in many messy text styles. The style column is
-"<layout>" or "<layout>+<address form>" (e.g. "seed_colon+district_only"); layouts are STYLES,
-address forms ADDRESS_FORMS. Same (n, seed) -> identical frame.
+"<layout>" or "<layout>+<address form>" (e.g. "seed_colon+district_only"); layouts are STYLES
+(fixed templates) and COMPOSED_STYLES (drawn part by part), address forms ADDRESS_FORMS. Same (n, seed) -> identical frame.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from functools import cache
 
@@ -15,6 +16,13 @@ import numpy as np
 import pandas as pd
 
 from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.data.synth_compose import (
+    COMPOSED_STYLES,
+    Parts,
+    compose,
+    format_landline,
+    landline,
+)
 from distill_assets.core.regions.canonical import canonicalize_region
 from distill_assets.core.regions.tables import (
     MUNICIPALITIES,
@@ -48,6 +56,8 @@ ADDRESS_FORMS: tuple[str, ...] = (
     "district_only",  # 大理市
 )
 _FORM_P = (0.35, 0.15, 0.12, 0.10, 0.28)
+# Share of texts in composed layouts (synth_compose.py), the rest spread over STYLES.
+COMPOSED_SHARE = 0.45
 
 _ROAD_STEMS = (
     "人民 解放 建设 和平 新华 胜利 文化 青年 光明 东风 红旗 工业 幸福 友谊 团结 民主 长江 黄河 "
@@ -142,10 +152,10 @@ def _pick(rng: np.random.Generator, seq, size: int) -> np.ndarray:
     return np.asarray(seq, dtype=object)[rng.integers(0, len(seq), size)]
 
 
-def _region_text(
+def _region_parts(
     p: str, c: str, d: str, form: str, u: float, ok: tuple[bool, bool, bool]
-) -> tuple[str, str]:
-    """(region as written, the form actually used) for one row."""
+) -> tuple[tuple[str, ...], str]:
+    """(the division names as written, the form actually used) for one row."""
     ok_np, ok_nc, ok_do = ok
     if form == "district_only" and not ok_do:
         form = "no_city" if ok_nc else "full"
@@ -153,22 +163,20 @@ def _region_text(
         form = "full"
     if form == "no_province" and not ok_np:
         form = "full"
-    sep = " " if u < 0.15 else ""
     muni = p in MUNICIPALITIES
     if form == "full":
-        return (p + sep + d if muni else p + sep + c + sep + d), form
+        return ((p, d) if muni else (p, c, d)), form
     if form == "short_province":
         ps = province_short_forms(p)[0]
         if muni:
-            return ps + sep + d, form
+            return (ps, d), form
         cs = city_short_forms(c)
-        city_w = cs[-1] if cs and u < 0.6 else c
-        return ps + sep + city_w + sep + d, form
+        return (ps, cs[-1] if cs and u < 0.6 else c, d), form
     if form == "no_province":
-        return (p + d if muni else c + sep + d), form
+        return ((p + d,) if muni else (c, d)), form
     if form == "no_city":
-        return p + sep + d, form
-    return d, form
+        return (p, d), form
+    return (d,), form
 
 
 def _phone_digits(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -300,6 +308,19 @@ def _render(layout: str, addr: str, name: str, phone: str, v: int, region: str =
     raise ValueError(f"unknown layout {layout!r}")
 
 
+def _composed(
+    region: tuple[str, ...], loc: str, name: str, digits: str, city: str, seed: int
+) -> tuple[str, str, str]:
+    """(text, layout, phone digits) of one composed text (synth_compose.py)."""
+    rng = random.Random(int(seed))
+    phone = _fmt_phone(digits, _phone_kind("composed", rng.random()))
+    if rng.random() < 0.1 and (fixed := landline(rng, city)):
+        digits, phone = fixed, format_landline(fixed, rng)
+    levels = region if len(region) == 3 else None
+    text, layout = compose(Parts(region, loc, name, phone, levels), rng.randrange(2**31))
+    return text, layout, digits
+
+
 def _phone_kind(layout: str, r: float) -> int:
     if layout == "plus86":
         return 3 + int(r * 3)  # +86 forms
@@ -326,6 +347,9 @@ def _generate(n: int, rng: np.random.Generator, id_offset: int, seed: int) -> pd
     locs = _locations(rng, n)
     names = _names(rng, n)
     phones = _phone_digits(rng, n)
+    # Drawn last, so the rows in fixed layouts are the ones a batch without composed texts had.
+    comp_u = rng.random(n)
+    comp_seed = rng.integers(0, 2**31, n)
     texts, styles = np.empty(n, dtype=object), np.empty(n, dtype=object)
     gp, gc, gd = (np.empty(n, dtype=object) for _ in range(3))
     for i in range(n):
@@ -336,12 +360,16 @@ def _generate(n: int, rng: np.random.Generator, id_offset: int, seed: int) -> pd
             bool(pools.ok_no_city[ri]),
             bool(pools.ok_district_only[ri]),
         )
-        region, form = _region_text(p, c, d, ADDRESS_FORMS[form_idx[i]], sep_u[i], ok)
-        layout = STYLES[layout_idx[i]]
+        parts, form = _region_parts(p, c, d, ADDRESS_FORMS[form_idx[i]], sep_u[i], ok)
         loc = locs[i]
-        addr = region + (" " if sep_u[i] < 0.15 else "") + loc
-        phone = _fmt_phone(phones[i], _phone_kind(layout, ph_u[i]))
-        texts[i] = _render(layout, addr, names[i], phone, int(var[i]), region)
+        if comp_u[i] < COMPOSED_SHARE:
+            texts[i], layout, phones[i] = _composed(parts, loc, names[i], phones[i], c, comp_seed[i])
+        else:
+            layout = STYLES[layout_idx[i]]
+            region = (" " if sep_u[i] < 0.15 else "").join(parts)
+            addr = region + (" " if sep_u[i] < 0.15 else "") + loc
+            phone = _fmt_phone(phones[i], _phone_kind(layout, ph_u[i]))
+            texts[i] = _render(layout, addr, names[i], phone, int(var[i]), region)
         styles[i] = layout if form == "full" else f"{layout}+{form}"
         gp[i], gc[i], gd[i] = p, c, d
     ids = [f"syn-{seed}-{id_offset + i:07d}" for i in range(n)]
@@ -388,4 +416,12 @@ def generate_batch(n: int, seed: int = 0) -> pd.DataFrame:
     return df.reindex(columns=list(COLUMNS))
 
 
-__all__ = ["ADDRESS_FORMS", "COLUMNS", "GOLD_COLUMNS", "STYLES", "generate_batch"]
+__all__ = [
+    "ADDRESS_FORMS",
+    "COLUMNS",
+    "COMPOSED_SHARE",
+    "COMPOSED_STYLES",
+    "GOLD_COLUMNS",
+    "STYLES",
+    "generate_batch",
+]

@@ -10,6 +10,7 @@ municipalities and the provincial capitals. A clue only narrows: it never adds a
 from __future__ import annotations
 
 import re
+from functools import cache
 
 _POSTCODE_PROVINCE = {
     "01": "内蒙古自治区", "02": "内蒙古自治区", "03": "山西省", "04": "山西省",
@@ -57,6 +58,20 @@ def postcode_spans(text: str) -> list[tuple[int, int, str]]:
 def postcode_province(code: str) -> str:
     """The province a postcode belongs to ("" when unknown)."""
     return _POSTCODE_PROVINCE.get(code[:2], "") if len(code) == 6 and code.isdigit() else ""
+
+
+@cache
+def _codes_by_city() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for code, cities in _AREA_CODE_CITIES.items():
+        for city in cities.split():
+            out.setdefault(city, []).append(code)
+    return {city: tuple(codes) for city, codes in out.items()}
+
+
+def area_codes_of(city: str) -> tuple[str, ...]:
+    """The landline area codes listed for an official city name (empty when none is listed)."""
+    return _codes_by_city().get(city, ())
 
 
 def area_code_cities(phone: str) -> frozenset[str]:

@@ -61,7 +61,7 @@ def find_mentions(text: str, blocked: list[bool]) -> list[Mention]:
                 continue
             if (
                 not any(e.full for e in entries)
-                and not key.endswith(ADMIN_SUFFIX)
+                and not (key.endswith(ADMIN_SUFFIX) and len(key) >= 3)  # 红旗路 is no 红旗区
                 and (text.startswith(PLACE_WORDS, j) or STREET_AFTER.match(text, j))
             ):
                 continue

@@ -50,6 +50,7 @@ class GazetteerTeacher:
 
 _STREETLIKE = re.compile(
     r"\d+\s*(?:号|弄|栋|幢|楼|室|单元)|[\u4e00-\u9fff](?:路|街|大道|大街|巷|弄|胡同|小区|花园|广场|大厦|村|社区)"
+    r"|[\u4e00-\u9fff]{2}\d+(?:-\d+){1,3}"  # an estate and building-unit-room: "书香苑5-6-2301"
 )
 
 
@@ -70,6 +71,9 @@ class _Scan:
         self.labels = find_labels(text)
         for sp in self.labels:
             self.block(sp.start, sp.end)
+        for sp in self.labels:
+            if sp.kind == "note":  # "备注：工作日送货" belongs to no field
+                self.block(sp.start, self.run_to_stop(sp.end), stop_at_end=True)
         self.postcodes: list[str] = []
         for s, e, code in postcode_spans(text):
             self.block(s, e, stop_at_end=True)
@@ -138,7 +142,7 @@ class _Scan:
             ms = [m for m in ms if any(e.full for e in m[2]) or any(e.level == P for e in m[2])]
             if ms:
                 k = ms[0][0]
-        for tail in ("(收)", "（收）", "收"):
+        for tail in ("(收)", "（收）", "收", "哦", "呀", "啦"):
             if text[j:k].endswith(tail) and looks_like_name(text[j : k - len(tail)]):
                 k -= len(tail)
                 break
@@ -162,37 +166,63 @@ class _Scan:
         spans = list(choice.spans)
         e = self.run_to_stop(choice.end)
         loc = clean_loc(self.text[choice.end : e])
-        spans.append((choice.start, e))
+        if not loc and (span := self._street_after(choice.end)):
+            # "广东省,深圳市,福田区,福华三路100号": the street is the next segment.
+            e, loc = span[1], clean_loc(self.text[span[0] : span[1]])
+        # Only the names and the street: fields between scattered names stay free.
+        spans.append((choice.end, e))
         if not loc:
             # Shop back-end blocks: the street is on a line of its own ("详细地址：人民路5号").
-            span = self._address_without_region(spans)
+            span = self._address_without_region(spans, (province, city, district))
             if span is not None:
                 spans.append(span)
-                span = self._skip_region_names(*span)
                 loc = clean_loc(self.text[span[0] : span[1]])
         return (province, city, district), loc, spans
 
-    def _skip_region_names(self, start: int, end: int) -> tuple[int, int]:
-        """ "详细地址：江苏省南京市鼓楼区中山路1号" restates the region: the street is the rest."""
+    def _street_after(self, end: int) -> tuple[int, int] | None:
+        """The segment right after the region's last name (past separators on the same line),
+        when it reads like a street."""
+        j = end
+        while j < self.n and self.text[j] in WS + ",，;；|｜/-、":
+            j += 1
+        if j >= self.n or self.blocked[j]:
+            return None
+        e = j + 1
+        while e < self.n and not self.stops[e]:
+            e += 1
+        return (j, e) if _STREETLIKE.search(self.text, j, e) else None
+
+    def _skip_region_names(
+        self, start: int, end: int, triple: tuple[str, str, str]
+    ) -> tuple[int, int]:
+        """ "详细地址：江苏省南京市鼓楼区中山路1号" restates the region: the street is the rest.
+        Only names of the chosen division are skipped ("东方名城" is an estate, not 东方市)."""
+        p, c, d = triple
         inside = [b or not (start <= i < end) for i, b in enumerate(self.blocked)]
-        for s, e, _entries in find_mentions(self.text, inside):
-            if self.text[start:s].strip(WS + "-/"):
+        for s, e, entries in find_mentions(self.text, inside):
+            if self.text[start:s].strip(WS + "-/") or not any(
+                x.province == p and (x.level == P or x.city == c and (not x.district or x.district == d))
+                for x in entries
+            ):
                 break
             start = e
         return start, end
 
-    def _address_without_region(self, used: list[tuple[int, int]]) -> tuple[int, int] | None:
-        """The text after an address label, else the first free segment that reads like a
-        street ("北京路88号"), outside the spans already `used`."""
+    def _address_without_region(
+        self, used: list[tuple[int, int]], triple: tuple[str, str, str] = ("", "", "")
+    ) -> tuple[int, int] | None:
+        """The text after an address label that is more than the region's names, else the
+        first free segment that reads like a street ("北京路88号"), outside the spans already
+        `used`."""
         inside = [False] * (self.n + 1)
         for s, e in used:
             for i in range(s, e):
                 inside[i] = True
         for lb in self.labels:
             if lb.kind == "addr" and not inside[lb.end]:
-                e = self.run_to_stop(lb.end)
-                if clean_loc(self.text[lb.end : e]):
-                    return lb.end, e
+                s, e = self._skip_region_names(lb.end, self.run_to_stop(lb.end), triple)
+                if clean_loc(self.text[s:e]):
+                    return s, e
         i = 0
         while i < self.n:
             if self.blocked[i] or inside[i] or self.text[i] in WS:
@@ -261,6 +291,8 @@ def _unlabelled_name(
     cleaned = [clean_chunk(raw) for raw in chunks]
     # Words apart by spaces, or by a dash between words ("春熙路88号-王源"; not "37-5-2219").
     parts = re.split(f"[{WS}]+|(?<=[^\\d{WS}])-(?=[^\\d{WS}])", loc)
+    if len(parts) > 2 and parts[-1] == "收":  # "…607室 钟芳 收"
+        loc, parts = loc[: loc.rfind("收")].rstrip(STRIP), parts[:-1]
     tail = clean_chunk(parts[-1]) if len(parts) > 1 else ""
     cut = loc[: loc.rfind(parts[-1])].rstrip(STRIP) if tail else loc
     # Surname-led names first; then any bare word (泽仁卓玛, 其其格 have no Han surname).
@@ -271,7 +303,9 @@ def _unlabelled_name(
         # "人民路25号 段丽娟": a name at the end of the address segment.
         if tail and looks(tail):
             return tail, cut
-    m = re.match(r"^(.*[号室楼座层栋户])的?([\u4e00-\u9fff]{2,4})$", loc)
+    m = re.match(r"^(.*[号室楼座层栋户])的?([\u4e00-\u9fff]{2,4})$", loc) or re.match(
+        r"^(.+)的([\u4e00-\u9fff·]{2,10})$", loc
+    )  # "寄给人民路5号3-2-101的张三"
     if m and looks_like_name(m.group(2)):
         return m.group(2), m.group(1)
     return "", loc

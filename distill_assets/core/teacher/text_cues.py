@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from distill_assets.core.common.normalize import normalize_phone
-from distill_assets.core.regions.tables import lookup
+from distill_assets.core.regions.tables import C, P, lookup
 
 PLACE_WORDS = tuple(
     sorted(
@@ -24,21 +24,39 @@ _PHONE_LABELS = (
     "手机号 电话号 手机 电话 座机 ☎️ ☎ 📞 📱 ☏"
 ).split()
 _NAME_LABELS = (
-    "收件人姓名 收货人姓名 收件人 收货人 联系人 姓名 收件者 接收人 收件方 收货方 名字 👤"
+    "收件人姓名 收货人姓名 收件人 收货人 联系人 姓名 收件者 接收人 收件方 收货方 名字 签收人 买家 "
+    "客户 👤"
 ).split()
 _ADDR_LABELS = (
-    "收货地址 收件地址 详细地址 所在地区 地址 寄到 送到 发到 寄往 寄去 邮寄到 📍 🏠"
+    "收货地址 收件地址 详细地址 所在地区 收货地区 所在区域 省市区 送货地址 配送地址 邮寄地址 "
+    "街道地址 门牌号 详细 地区 所在省 所在市 所在区 所在城市 省份 城市 区县 地址 寄到 送到 发到 寄往 寄去 "
+    "邮寄到 📍 🏠"
 ).split()
 _EN_LABELS = {
-    "phone": ("tel", "telephone", "phone", "mobile", "mob", "cell", "phone number"),
+    "phone": ("tel", "telephone", "phone", "mobile", "mob", "cell", "phone number", "phone no."),
     "name": ("name", "receiver", "recipient", "consignee", "contact"),
-    "addr": ("address", "addr"),
+    "addr": (
+        *("address", "addr", "address line", "street", "detail", "region", "area"),
+        *("province/city", "province", "city", "district"),
+    ),
+    # A note ("备注：放门卫室") is read and dropped: it belongs to no field.
+    "note": ("note", "remark", "remarks"),
 }
+_NOTE_LABELS = "备注 留言 买家留言".split()
+# Label words that also occur inside addresses and names ("城市花园", "客户服务中心"): a label
+# only where a segment starts.
+_SEGMENT_START_ONLY = frozenset("客户 详细 地区 城市 省份 区县 所在省 所在市 所在区 所在城市 门牌号".split())
 
 
 def _label_regex() -> re.Pattern[str]:
     alts: list[tuple[str, str]] = []
-    for kind, words in (("phone", _PHONE_LABELS), ("name", _NAME_LABELS), ("addr", _ADDR_LABELS)):
+    by_kind = (
+        ("phone", _PHONE_LABELS),
+        ("name", _NAME_LABELS),
+        ("addr", _ADDR_LABELS),
+        ("note", _NOTE_LABELS),
+    )
+    for kind, words in by_kind:
         alts += [(kind, re.escape(w)) for w in words]
     for kind, words in _EN_LABELS.items():
         alts += [(kind, r"(?<![A-Za-z])(?i:" + re.escape(w) + r")(?![A-Za-z])") for w in words]
@@ -49,14 +67,16 @@ def _label_regex() -> re.Pattern[str]:
 _LABEL_RE = _label_regex()
 _PHONE_RE = re.compile(
     r"(?<![\dA-Za-z])(?<!\d-)(?P<cc>(?:\+|＋|00)\s?86[\s\-]*|86[\s\-]+)?"
-    r"(?P<num>(?:\(0\d{2,3}\)\s?)?\d{3,}(?:[\s\-]{1,2}\d{3,}){0,3})(?![\d\-])"
+    r"(?P<num>(?:\(0\d{2,3}\)\s?)?\d{3,}(?:(?:[ \u3000]?-[ \u3000]?|[ \u3000])\d{3,}){0,3})(?![\d\-])"
 )
 ADMIN_SUFFIX = ("州", "县", "旗", "区", "市", "盟", "省")
 STREET_AFTER = re.compile(r"[东西南北中一二三四五六七八九十]{1,2}(?:路|街|大道|大街|巷|段)")
-_HARD = set("\n\r\t,，;；|:：。!！?？、【】[]{}<>《》=")
+_HARD = set("\n\r\t,，;；|｜/:：。!！?？、【】[]{}<>《》「」『』=")
 WS = " \u3000\xa0"
-STRIP = WS + ",，:：;；|-—~～.。!！?？、/\\"
-_FILLER_TAIL = ("谢谢啦", "谢谢了", "谢谢", "谢啦", "多谢", "感谢", "辛苦了", "麻烦了", "哈")
+STRIP = WS + ",，:：;；|｜-—~～.。!！?？、/\\"
+_FILLER_TAIL = (
+    "谢谢啦", "谢谢了", "谢谢", "谢啦", "多谢", "感谢", "辛苦了", "麻烦了", "哈", "哦", "呀", "啦",
+)  # fmt: skip
 _FILLER_HEAD = (
     "请寄给",
     "请发给",
@@ -86,6 +106,11 @@ _ADDR_SUFFIX = tuple(
 _NAME_STOP = frozenset(
     "谢谢 麻烦 你好 您好 地址 电话 手机 收件 收货 快递 包裹 尽快 周末 工作日 送货 上门 放门口 "
     "放快递柜 到付 急件 多谢 辛苦 请问 需要 帮忙 一下 今天 明天".split()
+)
+# Words inside a chunk that make it a request or a courtesy, not a name.
+_NOT_A_NAME = (
+    *("谢谢", "麻烦", "收件", "辛苦"),
+    *("快递", "发货", "顺丰", "到付", "电话", "送货", "门卫", "到了", "尽快", "打"),
 )
 _COMPOUND_SURNAMES = frozenset(
     (
@@ -132,13 +157,15 @@ def looks_like_name(s: str) -> bool:
         return all(p and all(is_cjk(ch) for ch in p) for p in parts) and len(s) <= 20
     if not (2 <= len(s) <= 4) or not all(is_cjk(ch) for ch in s):
         return False
+    if any(e.full or e.level in (P, C) for e in lookup(s)):  # "吉林", "银川": no names
+        return False
     if s[:2] in _COMPOUND_SURNAMES:
         return len(s) >= 3 or s.endswith(("先生", "女士"))
     if s[0] not in _SURNAMES:
         return False
     if s.endswith(("先生", "女士", "小姐", "老师", "师傅", "经理", "总")):
         return True
-    return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in ("谢谢", "麻烦", "收件"))
+    return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in _NOT_A_NAME[:4])
 
 
 def looks_like_bare_name(s: str) -> bool:
@@ -149,8 +176,8 @@ def looks_like_bare_name(s: str) -> bool:
         and s not in _NAME_STOP
         and s not in _FILLER_HEAD
         and not s.endswith(_ADDR_SUFFIX)
-        and not any(w in s for w in ("谢谢", "麻烦", "收件", "快递", "发货", "顺丰", "到付"))
-        and not any(e.full for e in lookup(s))
+        and not any(w in s for w in _NOT_A_NAME)
+        and not lookup(s)  # "云南", "喀什" are divisions
     )
 
 
@@ -165,6 +192,10 @@ def find_labels(text: str) -> list[Span]:
     out: list[Span] = []
     for m in _LABEL_RE.finditer(text):
         kind = re.sub(r"\d+$", "", m.lastgroup or "")
+        if m.group(0) in _SEGMENT_START_ONLY and m.start() and not (
+            is_hard(text[m.start() - 1]) or text[m.start() - 1] in WS
+        ):
+            continue
         end = m.end()
         # "收件人是…", "电话为…", "姓名叫…"
         while end < len(text) and text[end] in "是为叫:：" + WS and end - m.end() < 3:
@@ -178,9 +209,14 @@ def find_phones(text: str) -> list[tuple[int, int, str]]:
     so its inner spacing is folded before `normalize_phone` reads it."""
     out: list[tuple[int, int, str]] = []
     for m in _PHONE_RE.finditer(text):
-        digits = normalize_phone(" ".join(m.group(0).split()))
+        start, run = m.start(), m.group(0)
+        digits = normalize_phone(" ".join(run.split()))
+        # "…19号楼1905 18982723700": a room number then a phone; the phone is the tail groups.
+        while len(digits) > 13 and (cut := re.search(r"[ \u3000-]+", run)):
+            start, run = start + cut.end(), run[cut.end() :]
+            digits = normalize_phone(" ".join(run.split()))
         if 7 <= len(digits) <= 13:
-            out.append((m.start(), m.end(), digits))
+            out.append((start, m.end(), digits))
     return out
 
 

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from distill_assets.core.common.schema import FIELDS
-from distill_assets.core.data.synth import ADDRESS_FORMS, COLUMNS, STYLES, generate_batch
+from distill_assets.core.data.synth import (
+    ADDRESS_FORMS,
+    COLUMNS,
+    COMPOSED_STYLES,
+    STYLES,
+    generate_batch,
+)
 from distill_assets.core.regions.canonical import canonicalize_region
 from distill_assets.core.regions.tables import MUNICIPALITIES
 from distill_assets.core.teacher.rule_teacher import GazetteerTeacher
@@ -50,7 +56,7 @@ def test_no_duplicate_texts(rows: list[dict[str, str]]) -> None:
 
 def test_coverage_of_provinces_styles_and_forms(rows: list[dict[str, str]]) -> None:
     assert len({r["gold_province"] for r in rows}) == 31
-    assert {r["style"].partition("+")[0] for r in rows} == set(STYLES)
+    assert {r["style"].partition("+")[0] for r in rows} == set(STYLES) | set(COMPOSED_STYLES)
     forms = {r["style"].partition("+")[2] for r in rows} - {""}
     assert forms == set(ADDRESS_FORMS) - {"full"}
     assert len(STYLES) >= 12
