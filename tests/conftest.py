@@ -72,6 +72,25 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_merged_dir(
+    tiny_model_dir: Path, tiny_messages_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """What `merged_model` writes: the tiny Qwen3 + a briefly trained LoRA, merged. Greedy
+    decoding of the untrained random model sits on near-ties that two correct kernels break
+    differently; a few steps of training give it margins."""
+    from dataclasses import replace
+
+    from distill_assets.core.student.merging import merge_adapter
+    from distill_assets.core.student.training import train_lora
+    from distill_assets.core.student.training_params import LoraParams
+
+    out = tmp_path_factory.mktemp("tiny-merged")
+    params = replace(LoraParams.test(), max_steps=4, eval_steps=4, save_steps=4)
+    train = train_lora(tiny_model_dir, tiny_messages_dir, out / "lora", params)
+    return merge_adapter(tiny_model_dir, train.adapter_dir, out / "merged").merged_dir
+
+
+@pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as an fp32 HF folder; converted once (~30 s) into .cache/ and reused
     by later sessions. Only slow tests use it."""

@@ -27,18 +27,8 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def merged_dir(tiny_model_dir: Path, tiny_messages_dir: Path, tmp_path_factory) -> Path:
-    """What `merged_model` writes: the tiny Qwen3 + a briefly trained LoRA, merged."""
-    from dataclasses import replace
-
-    from distill_assets.core.student.merging import merge_adapter
-    from distill_assets.core.student.training import train_lora
-    from distill_assets.core.student.training_params import LoraParams
-
-    out = tmp_path_factory.mktemp("vllm-merge")
-    params = replace(LoraParams.test(), max_steps=4, eval_steps=4, save_steps=4)
-    train = train_lora(tiny_model_dir, tiny_messages_dir, out / "lora", params)
-    return merge_adapter(tiny_model_dir, train.adapter_dir, out / "merged").merged_dir
+def merged_dir(tiny_merged_dir: Path) -> Path:
+    return tiny_merged_dir
 
 
 @pytest.fixture(scope="module")

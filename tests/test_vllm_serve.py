@@ -69,7 +69,7 @@ async def _label(base_url: str, system: str) -> list[str]:
     return [c.text for c in calls]
 
 
-def test_served_student_answers_as_distill_predict(tiny_model_dir: Path, tmp_path: Path):
+def test_served_student_answers_as_distill_predict(tiny_merged_dir: Path, tmp_path: Path):
     src = tmp_path / "in.jsonl"
     src.write_text(
         "".join(
@@ -78,23 +78,28 @@ def test_served_student_answers_as_distill_predict(tiny_model_dir: Path, tmp_pat
         ),
         "utf-8",
     )
-    predict_file(tiny_model_dir, src, tmp_path / "pred.jsonl", max_new_tokens=MAX_TOKENS)
+    predict_file(tiny_merged_dir, src, tmp_path / "pred.jsonl", max_new_tokens=MAX_TOKENS)
     predicted = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
 
     plan = plan_serve(
-        tiny_model_dir,
+        tiny_merged_dir,
         tmp_path / "serve",
         port=8765,
         vllm=_vllm_bin(),
         extra=["--max-model-len", "1024", "--enforce-eager"],
     )
-    proc = subprocess.Popen(plan.argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(plan.base_url, proc)
-        answers = asyncio.run(_label(plan.base_url, plan.system_prompt))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    log = tmp_path / "vllm-serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(plan.argv, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(plan.base_url, proc)
+            answers = asyncio.run(_label(plan.base_url, plan.system_prompt))
+        except Exception as exc:
+            tail = log.read_text("utf-8", "replace").splitlines()[-25:]
+            raise AssertionError("vllm serve failed; its log ends:\n" + "\n".join(tail)) from exc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
     for text, answer, row in zip(TEXTS, answers, predicted, strict=True):
         assert answer.strip() == row["output"].strip()  # greedy, the same prompt: same answer
         fields, ok, _ = read_answer(answer, text)

@@ -32,6 +32,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
         "data/inputs.py",
         "data/input_formats.py",
         "data/synth.py",
+        "data/synth_compose.py",
         "data/dataset_versions.py",
     ),
     "teacher_labels": (

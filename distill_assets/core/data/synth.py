@@ -3,7 +3,8 @@
 Real districts from the gazetteer across the 31 mainland provinces, invented streets, buildings,
 names and (fake) phones, rendered in many messy text styles. The style column is
 "<layout>" or "<layout>+<address form>" (e.g. "seed_colon+district_only"); layouts are STYLES
-(fixed templates) and COMPOSED_STYLES (drawn part by part), address forms ADDRESS_FORMS. Same (n, seed) -> identical frame.
+(fixed templates) and COMPOSED_STYLES (drawn part by part), address forms ADDRESS_FORMS.
+Same (n, seed) -> identical frame.
 """
 
 from __future__ import annotations
@@ -363,7 +364,9 @@ def _generate(n: int, rng: np.random.Generator, id_offset: int, seed: int) -> pd
         parts, form = _region_parts(p, c, d, ADDRESS_FORMS[form_idx[i]], sep_u[i], ok)
         loc = locs[i]
         if comp_u[i] < COMPOSED_SHARE:
-            texts[i], layout, phones[i] = _composed(parts, loc, names[i], phones[i], c, comp_seed[i])
+            texts[i], layout, phones[i] = _composed(
+                parts, loc, names[i], phones[i], c, comp_seed[i]
+            )
         else:
             layout = STYLES[layout_idx[i]]
             region = (" " if sep_u[i] < 0.15 else "").join(parts)

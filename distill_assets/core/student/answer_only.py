@@ -34,8 +34,9 @@ def make_trainer_class() -> type:
             import torch
             import torch.nn.functional as F
 
+            mask = inputs.get("attention_mask")  # None in packed rows: every token is real
             if model.training:
-                self.token_counter += int(inputs["attention_mask"].sum())
+                self.token_counter += int(mask.sum()) if mask is not None else inputs["input_ids"].numel()
             unwrapped = self.accelerator.unwrap_model(model)
             if not self.answer_only or unwrapped is not model:
                 self.loss_is_scaled_for_ga = None
@@ -45,7 +46,9 @@ def make_trainer_class() -> type:
             )
             labels = inputs["labels"]
             hidden = causal_lm.model(
-                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+                input_ids=inputs["input_ids"],
+                attention_mask=mask,
+                position_ids=inputs.get("position_ids"),
             ).last_hidden_state
             shift_labels = labels[:, 1:]
             keep = shift_labels != IGNORE_INDEX

@@ -31,7 +31,7 @@ from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.student.answer_only import make_trainer_class
 from distill_assets.core.student.checkpoints import prepare_checkpoints, run_key
 from distill_assets.core.student.learning_curve import make_curve_callback, write_learning_curve
-from distill_assets.core.student.training_data import Examples, PadCollator, load_examples
+from distill_assets.core.student.training_data import Examples, load_examples, make_collator
 from distill_assets.core.student.training_log import (
     loss_rows,
     peak_memory_mb,
@@ -116,6 +116,9 @@ def train_lora(
     model = AutoModelForCausalLM.from_pretrained(
         base_model, dtype=torch.bfloat16 if bf16 else torch.float32
     )
+    if params.packing:
+        # transformers reads packed rows from the position ids only when no cache is built.
+        model.config.use_cache = False
     if params.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
@@ -138,7 +141,7 @@ def train_lora(
         args=args,
         train_dataset=data.train,  # type: ignore[arg-type]
         eval_dataset=data.val or None,  # type: ignore[arg-type]
-        data_collator=PadCollator(tokenizer.pad_token_id, 8 if cuda else None),
+        data_collator=make_collator(params, tokenizer.pad_token_id, cuda),
         processing_class=None,  # keeps the 10+ MB tokenizer out of every checkpoint
         callbacks=[*callbacks, *([curve] if curve is not None else [])],
     )

@@ -70,6 +70,35 @@ class PadCollator:
         }
 
 
+class PackCollator:
+    """Concatenates a batch into one row without padding: position ids restart at every
+    example and no attention mask is passed, which makes transformers build a block-diagonal
+    causal mask (no attention across examples). Each example's first label is -100, so no
+    token is trained to follow the previous example."""
+
+    def __call__(self, features: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        ids: list[int] = []
+        labels: list[int] = []
+        positions: list[int] = []
+        for f in features:
+            ids += f["input_ids"]
+            labels += [IGNORE_INDEX, *f["labels"][1:]]
+            positions += range(len(f["input_ids"]))
+        return {
+            "input_ids": torch.tensor([ids]),
+            "labels": torch.tensor([labels]),
+            "position_ids": torch.tensor([positions]),
+        }
+
+
+def make_collator(params: LoraParams, pad_token_id: int, cuda: bool) -> Any:
+    """The batch layout the params ask for: packed rows, or padded rows (to a multiple of 8
+    on CUDA, where tensor cores want it)."""
+    return PackCollator() if params.packing else PadCollator(pad_token_id, 8 if cuda else None)
+
+
 @dataclass
 class Examples:
     train: list[dict[str, list[int]]]

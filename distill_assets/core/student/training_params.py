@@ -32,6 +32,11 @@ class LoraParams:
     max_train_samples: int | None = None  # use only the first N training examples
     max_eval_samples: int | None = 64  # eval loss on at most N validation examples
     group_by_length: bool = True  # length-grouped batches: little padding
+    # Each batch as one row with no padding at all; position ids restart per example, so
+    # attention stays inside each example (transformers' packed-sequence masks). Pays where
+    # the attention kernel skips masked blocks (flash/varlen on GPU); on CPU the dense mask
+    # costs about what the padding saved.
+    packing: bool = False
     # Precision / speed
     bf16: bool | None = None  # None = auto: bf16 on a CUDA device that supports it, fp32 on CPU
     answer_only_logits: bool = True  # apply the output head only where the loss is computed

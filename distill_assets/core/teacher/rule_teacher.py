@@ -201,7 +201,7 @@ class _Scan:
         inside = [b or not (start <= i < end) for i, b in enumerate(self.blocked)]
         for s, e, entries in find_mentions(self.text, inside):
             if self.text[start:s].strip(WS + "-/") or not any(
-                x.province == p and (x.level == P or x.city == c and (not x.district or x.district == d))
+                x.province == p and (x.level == P or x.city == c and x.district in ("", d))
                 for x in entries
             ):
                 break

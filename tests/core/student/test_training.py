@@ -147,3 +147,46 @@ def test_train_and_merge_smollm2(
     assert merged.tie_word_embeddings is True
     cmp = compare_merged(smollm2_dir, res.adapter_dir, merged.merged_dir, ["李娜 杭州市西湖区"], 4)
     assert cmp["max_abs_logit_diff"] < 1e-3 and cmp["greedy_equal"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_packed_rows_do_not_attend_across_examples(tiny_model_dir: Path, dtype: str) -> None:
+    """One packed row gives each example the logits it gets alone: attention stays inside
+    each example, in the dtype the real model trains in."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from distill_assets.core.student.training_data import PackCollator, PadCollator
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=getattr(torch, dtype))
+    model.eval()
+    feats = [
+        {"input_ids": ids, "labels": [-100, -100, *ids[2:]], "attention_mask": [1] * len(ids)}
+        for ids in ([11, 12, 13, 14, 15], [21, 22, 23], [31, 32, 33, 34])
+    ]
+    packed = PackCollator()(feats)
+    assert packed["input_ids"].shape == (1, 12) and "attention_mask" not in packed
+    assert packed["position_ids"].tolist() == [[0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2, 3]]
+    assert packed["labels"][0, [0, 5, 8]].tolist() == [-100, -100, -100]
+    tol = 1e-4 if dtype == "float32" else 2e-2
+    with torch.no_grad():
+        together = model(**packed, use_cache=False).logits
+        start = 0
+        for f in feats:
+            alone = model(input_ids=torch.tensor([f["input_ids"]])).logits[0]
+            n = len(f["input_ids"])
+            assert torch.allclose(together[0, start : start + n].float(), alone.float(), atol=tol)
+            start += n
+        # The padded layout reads the same examples: the same loss over the same labels.
+        padded = PadCollator(0)(feats)
+        loss_pad = model(**padded).loss
+        loss_pack = model(**packed, use_cache=False).loss
+    assert abs(float(loss_pad) - float(loss_pack)) < tol * 10
+
+
+def test_train_lora_with_packing(tiny_model_dir: Path, tiny_messages_dir: Path, tmp_path):
+    params = replace(FAST, max_steps=2, packing=True, curve_rows=None)
+    res = train_lora(tiny_model_dir, tiny_messages_dir, tmp_path / "run", params)
+    assert res.steps == 2 and res.train_tokens > 0
+    assert res.params["packing"] is True

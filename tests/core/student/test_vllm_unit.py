@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import types
@@ -94,9 +95,22 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch, tiny_tokenizer) -> types.SimpleNa
     return rec
 
 
+def test_batch_invariance_only_on_cuda(fake_vllm, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    b = VllmBackend("m", max_new_tokens=16, memory_utilization=0.1)
+    assert fake_vllm.env is None and b.info["batch_invariant"] is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    try:
+        b = VllmBackend("m", max_new_tokens=16, memory_utilization=0.1)
+        assert fake_vllm.env == "1" and b.info["batch_invariant"] is True
+    finally:
+        os.environ.pop("VLLM_BATCH_INVARIANT", None)
+
+
 def test_constrained_generation_uses_the_regex_and_its_budget(fake_vllm, tiny_tokenizer) -> None:
     b = VllmBackend("m", max_new_tokens=16, json_constrained=True, memory_utilization=0.1)
-    assert fake_vllm.env == "1" and b.info["batch_invariant"] is True
     (gen,) = b.generate([("SYS", SAMPLE_RECORDS[0][0])])
     assert gen.text == label_to_json(SAMPLE_RECORDS[0][1])
     kw = fake_vllm.params.kw

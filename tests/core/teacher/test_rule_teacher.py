@@ -228,6 +228,62 @@ CASES += [
 ]
 
 
+# Classes the composed synthetic layouts (core/data/synth_compose.py) exposed.
+CASES += [
+    pytest.param(
+        "买家：周敏｜手机：13512345678｜收货地址：江苏省苏州市姑苏区干将西路88号 备注：放门卫室",
+        ("江苏省", "苏州市", "姑苏区", "干将西路88号", "周敏", "13512345678"),
+        id="fullwidth-pipes-new-label-and-a-note",
+    ),
+    pytest.param(
+        "13512345678/湖南省长沙市岳麓区桃子湖路5号/找李强",
+        ("湖南省", "长沙市", "岳麓区", "桃子湖路5号", "李强", "13512345678"),
+        id="slash-separated-fields",
+    ),
+    pytest.param(
+        "「收件人」赵敏「电话」13600001111「地址」浙江省杭州市西湖区文三路90号",
+        ("浙江省", "杭州市", "西湖区", "文三路90号", "赵敏", "13600001111"),
+        id="corner-bracket-labels",
+    ),
+    pytest.param(
+        "河北,石家庄,长安区,建设北大街8号,孙悦,13900002222",
+        ("河北省", "石家庄市", "长安区", "建设北大街8号", "孙悦", "13900002222"),
+        id="comma-separated-region-then-street-short-names-are-no-names",
+    ),
+    pytest.param(
+        "所在市：洛阳市 收件人：钱进 所在省：河南省 详细：九都西路12号 "
+        "所在区：涧西区 手机：13700003333",
+        ("河南省", "洛阳市", "涧西区", "九都西路12号", "钱进", "13700003333"),
+        id="scattered-level-labels",
+    ),
+    pytest.param(
+        "所在地区：海南省 海口市 龙华区\n详细地址：东方明珠苑3-2-101\n收货人：吴刚",
+        ("海南省", "海口市", "龙华区", "东方明珠苑3-2-101", "吴刚", ""),
+        id="estate-named-like-a-division",
+    ),
+    pytest.param(
+        "所在地区：河南省 新乡市 卫滨区\n详细地址：红旗路20号",
+        ("河南省", "新乡市", "卫滨区", "红旗路20号", "", ""),
+        id="street-named-like-a-district-short-form",
+    ),
+    pytest.param(
+        "黄伟 上海市 静安区 南京西路1号2号楼1801  138 0000 5555",
+        ("上海市", "上海市", "静安区", "南京西路1号2号楼1801", "黄伟", "13800005555"),
+        id="room-number-before-a-phone",
+    ),
+    pytest.param(
+        "寄给成都市武侯区玉林路3号2-1-602的扎西·多吉，电话13800006666，到了打电话",
+        ("四川省", "成都市", "武侯区", "玉林路3号2-1-602", "扎西·多吉", "13800006666"),
+        id="chatty-de-name-and-a-closing-request",
+    ),
+    pytest.param(
+        "收件人是刘芳哦，电话18800007777，地址广东省珠海市香洲区情侣中路1号",
+        ("广东省", "珠海市", "香洲区", "情侣中路1号", "刘芳", "18800007777"),
+        id="particle-after-a-labelled-name",
+    ),
+]
+
+
 @pytest.mark.parametrize(("text", "want"), CASES)
 def test_styles(teacher: GazetteerTeacher, text: str, want: tuple[str, ...]) -> None:
     assert teacher.label(text) == dict(zip(FIELDS, want, strict=True))
