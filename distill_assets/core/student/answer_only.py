@@ -36,7 +36,8 @@ def make_trainer_class() -> type:
 
             mask = inputs.get("attention_mask")  # None in packed rows: every token is real
             if model.training:
-                self.token_counter += int(mask.sum()) if mask is not None else inputs["input_ids"].numel()
+                n = mask.sum() if mask is not None else inputs["input_ids"].numel()
+                self.token_counter += int(n)
             unwrapped = self.accelerator.unwrap_model(model)
             if not self.answer_only or unwrapped is not model:
                 self.loss_is_scaled_for_ga = None
