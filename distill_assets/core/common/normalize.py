@@ -103,6 +103,36 @@ def _slow_path_re2() -> str:
     return _ranges_re2(sorted(set(slow)))
 
 
+def _one_char_each(cps: np.ndarray) -> pa.Array:
+    """A string array holding each code point as a one-char string, built from its buffers."""
+    data = cps.astype("<u4").tobytes().decode("utf-32-le").encode("utf-8")
+    sizes = 1 + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return pa.LargeStringArray.from_buffers(len(cps), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+@functools.cache
+def _odd_chars_re2() -> str:
+    """Chars that NFKC may change in a string, plus the `_slow_path_re2` ones: a row holding
+    none of them is NFKC already (no decomposition, no combining class, never the second half
+    of a composition, no Hangul), so only rows holding one pay for the NFKC pass. Chars this
+    Python does not know are odd too: Arrow's Unicode may be newer."""
+    odd = {ord(c) for c in (*_ZERO_WIDTH, "\u0085", "\u001c", "\u001d", "\u001e", "\u001f")}
+    odd |= {*range(0x1100, 0x1200), *range(0xA960, 0xA980), *range(0xAC00, 0xD800)}  # Hangul
+    cps = np.arange(0x110000)
+    cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]
+    chars = _one_char_each(cps)
+    odd.update(cps[as_mask(pc.not_equal(pc.utf8_normalize(chars, form="NFKC"), chars))].tolist())
+    for cp in cps[cps < 0x30000].tolist():  # this Python's data: nothing odd above plane 2
+        ch = chr(cp)
+        dec = unicodedata.decomposition(ch)
+        if dec or unicodedata.combining(ch) or unicodedata.category(ch) == "Cn":
+            odd.add(cp)
+        if dec and not dec.startswith("<"):  # canonical: its later parts compose
+            odd.update(int(h, 16) for h in dec.split()[1:])
+    return _ranges_re2(sorted(odd))
+
+
 def _python_where(arr: pa.Array, pattern: str, fast: pa.Array, fn: Any) -> pa.Array:
     """`fast` with the rows of `arr` that match `pattern` replaced by fn(value)."""
     slow = pc.match_substring_regex(arr, pattern)
@@ -127,10 +157,31 @@ def normalize_array(values: Any) -> pa.Array:
 
 
 def _normalize(arr: pa.Array) -> pa.Array:
-    fast = pc.utf8_normalize(arr, form="NFKC")
-    fast = _python_where(arr, _slow_path_re2(), fast, normalize_text)
-    fast = pc.replace_substring_regex(fast, WS_CLASS, " ")
+    """Arrow NFKC (Python on the `_slow_path_re2` rows), whitespace collapsed, trimmed; each
+    pass over the rows that need it only (most rows are plain CJK text with single spaces)."""
+    fast = _only_where(arr, _odd_chars_re2(), _nfkc)
+    fast = _only_where(
+        fast, _WS_TO_COLLAPSE, lambda a: pc.replace_substring_regex(a, WS_CLASS, " ")
+    )
     return pc.utf8_trim(fast, characters=" ")
+
+
+_WS_TO_COLLAPSE = r"[\t\n\x0b\x0c\r]|  "  # rows WS_CLASS -> " " changes
+
+
+def _nfkc(arr: pa.Array) -> pa.Array:
+    return _python_where(arr, _slow_path_re2(), pc.utf8_normalize(arr, form="NFKC"), normalize_text)
+
+
+def _only_where(arr: pa.Array, pattern: str, fn: Any) -> pa.Array:
+    """`arr` with fn applied to the rows that match the RE2 `pattern` (fn leaves the others as
+    they are)."""
+    hit = pc.match_substring_regex(arr, pattern)
+    if not pc.any(hit).as_py():
+        return arr
+    if pc.all(hit).as_py():
+        return fn(arr)
+    return pc.replace_with_mask(arr, hit, fn(arr.filter(hit)))
 
 
 @functools.cache

@@ -39,8 +39,8 @@ from distill_assets.core.dataset.formats import (  # _payload: a string array's 
     _payload,
     alpaca_array,
     json_quote_array,
-    label_json_array,
     messages_array,
+    quoted_label_json_array,
 )
 from distill_assets.core.dataset.split import SPLITS
 
@@ -74,7 +74,7 @@ def _record_chunks(
     def build(lo: int) -> tuple[pa.Array, pa.Array]:
         sub = table.take(pa.array(idx[lo : lo + _WRITE_CHUNK]))
         q_text = json_quote_array(sub.column("text"))
-        q_out = json_quote_array(label_json_array({f: sub.column(f) for f in FIELDS}))
+        q_out = quoted_label_json_array({f: sub.column(f) for f in FIELDS})
         return (
             alpaca_array(q_text, q_out, quoted=True, system=system),
             messages_array(q_text, q_out, quoted=True, system=system),

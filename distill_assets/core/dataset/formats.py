@@ -47,23 +47,32 @@ _q: Callable[[str], str] = encode_basestring  # a JSON string literal, as json.d
 # vectorised (pyarrow) builders: the same bytes as the functions above, for million-row sets
 
 _CONTROL = r"[\x00-\x1f]"
+_TO_ESCAPE = r'[\x00-\x1f"\\]'  # what a JSON string literal escapes (non-ASCII kept)
 
 
-def json_quote_array(values: Any) -> pa.Array:
-    """Each string as a JSON string literal, exactly as `json.dumps(s, ensure_ascii=False)`."""
-    arr = escaped = strict_large(values)
+def _escaped(values: Any) -> tuple[pa.Array, bool]:
+    """(each string's JSON literal without its quotes, whether any row changed): one scan of
+    the column finds the rows to escape; the common column with none is returned as it is."""
+    arr = strict_large(values)
+    if not pc.any(pc.match_substring_regex(arr, _TO_ESCAPE)).as_py():
+        return arr, False
+    escaped = arr
     # each replace is a full pass: skip it when no row holds the character
     if pc.any(pc.match_substring(arr, "\\")).as_py():
         escaped = pc.replace_substring(escaped, "\\", "\\\\")
     if pc.any(pc.match_substring(arr, '"')).as_py():
         escaped = pc.replace_substring(escaped, '"', '\\"')
-    quoted = pc.binary_join_element_wise(scalar('"'), escaped, scalar('"'), scalar(""))
     control = pc.match_substring_regex(arr, _CONTROL)  # rare: escaped in Python
     if pc.any(control).as_py():
         idx = pa.array(np.flatnonzero(control.to_numpy(zero_copy_only=False)))
-        fixed = [_q(v) for v in arr.take(idx).to_pylist()]
-        quoted = pc.replace_with_mask(quoted, control, pa.array(fixed, type=LARGE_STRING))
-    return quoted
+        fixed = [_q(v)[1:-1] for v in arr.take(idx).to_pylist()]
+        escaped = pc.replace_with_mask(escaped, control, pa.array(fixed, type=LARGE_STRING))
+    return escaped, True
+
+
+def json_quote_array(values: Any) -> pa.Array:
+    """Each string as a JSON string literal, exactly as `json.dumps(s, ensure_ascii=False)`."""
+    return pc.binary_join_element_wise(scalar('"'), _escaped(values)[0], scalar('"'), scalar(""))
 
 
 def _join(*parts: Any) -> pa.Array:
@@ -77,6 +86,18 @@ def label_json_array(columns: Mapping[str, Any]) -> pa.Array:
     for i, f in enumerate(FIELDS):
         parts += [("{" if i == 0 else ", ") + _q(f) + ": ", json_quote_array(columns[f])]
     return _join(*parts, "}")
+
+
+def quoted_label_json_array(columns: Mapping[str, Any]) -> pa.Array:
+    """`json_quote_array(label_json_array(columns))` in one join: escaping is per character,
+    so the literal of the label JSON is the escaped constant parts around each field escaped
+    twice (a field with nothing to escape, the usual case, is used as it is)."""
+    parts: list[Any] = []
+    for i, f in enumerate(FIELDS):
+        once, changed = _escaped(columns[f])
+        twice = _escaped(once)[0] if changed else once
+        parts += [_q(("{" if i == 0 else ", ") + _q(f) + ': "')[1:-1], twice, '\\"']
+    return _join('"', *parts, '}"')
 
 
 def alpaca_array(

@@ -9,6 +9,8 @@ the detail), divisions that contradict each other are a `conflict`. Nothing is g
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
 from distill_assets.core.regions.canonical import mention_readings
@@ -40,20 +42,37 @@ class RegionChoice:
     spans: list[tuple[int, int]]
 
 
+@functools.cache
+def _mention_start() -> re.Pattern[str]:
+    """The CJK characters a division name starts with: `find_mentions` jumps from one to the
+    next in C instead of testing every character of the text."""
+    _names, lengths = name_index()
+    return re.compile("[" + re.escape("".join(sorted(ch for ch in lengths if is_cjk(ch)))) + "]")
+
+
 def find_mentions(text: str, blocked: list[bool]) -> list[Mention]:
     """Leftmost-longest region mentions outside blocked spans."""
     names, lengths = name_index()
+    start_re = _mention_start()
     out: list[Mention] = []
     i, n = 0, len(text)
     while i < n:
-        ch = text[i]
-        if blocked[i] or not is_cjk(ch) or ch not in lengths:
+        found = start_re.search(text, i)
+        if found is None:
+            break
+        i = found.start()
+        if blocked[i]:
             i += 1
             continue
+        ch = text[i]
+        try:
+            free_to = blocked.index(True, i)  # a name must end before the next blocked char
+        except ValueError:
+            free_to = n
         hit = None
         for ln in lengths[ch]:
             j = i + ln
-            if j > n or any(blocked[i:j]):
+            if j > n or j > free_to:
                 continue
             key = text[i:j]
             entries = names.get(key)
@@ -104,9 +123,16 @@ def _by_level(ms: list[Mention]) -> list[Mention]:
     return sorted(ms, key=lambda m: (min(e.level for e in m[2]), m[0]))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _mention_readings(options: tuple[tuple[Entry, ...], ...]) -> tuple[Triple, ...]:
+    """`mention_readings`, once per distinct chain of mentions: the same few thousand division
+    names recur across a batch, and the product over their readings is the costly part."""
+    return tuple(mention_readings(options))
+
+
 def _readings(text: str, sub: list[Mention]) -> list[Triple]:
     """Readings of `sub`; Taiwan, Hong Kong and Macau only when the text names them."""
-    found = mention_readings([m[2] for m in sub])
+    found = list(_mention_readings(tuple(m[2] for m in sub)))
     named = any(w in text for w in _NON_MAINLAND_WORDS) or any(
         e.level in (P, C) and e.province in NON_MAINLAND for m in sub for e in m[2]
     )
@@ -128,7 +154,7 @@ class _Sub:
     readings: list[Triple]
     conflict: list[Mention]  # the strong mentions of the run, when they contradict each other
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[int, int, int, int, int]:
         """More mentions, then provinces and full names, then depth ("香港九龙" is Hong Kong,
         not the county 九龙县 of Sichuan)."""

@@ -21,8 +21,8 @@ from distill_assets.core.teacher.text_cues import (
     clean_loc,
     find_labels,
     find_phones,
+    hard_positions,
     is_cjk,
-    is_hard,
     looks_like_bare_name,
     looks_like_name,
 )
@@ -63,10 +63,9 @@ class _Scan:
         self.n = n = len(text)
         self.blocked = [False] * n
         self.stops = [False] * (n + 1)  # positions where an address or a name must end
-        for i, ch in enumerate(text):
-            if is_hard(ch):
-                self.stops[i] = True
-                self.blocked[i] = True
+        for i in hard_positions(text):
+            self.stops[i] = True
+            self.blocked[i] = True
         self.status, self.detail = "ok", ""
         self.labels = find_labels(text)
         for sp in self.labels:

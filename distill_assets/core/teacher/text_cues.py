@@ -66,7 +66,20 @@ def _label_regex() -> re.Pattern[str]:
     return re.compile("|".join(f"(?P<{kind}{i}>{pat})" for i, (kind, pat) in enumerate(alts)))
 
 
+def _label_first_chars() -> re.Pattern[str]:
+    """Where a label can start: the first character of every label word (English ones under the
+    same case folding as the label regex), so `find_labels` tries the long alternation only
+    there instead of at every character (the same matches, ~10x faster)."""
+    cjk = {w[0] for w in (*_PHONE_LABELS, *_NAME_LABELS, *_ADDR_LABELS, *_NOTE_LABELS)}
+    en = {w[0].lower() for words in _EN_LABELS.values() for w in words}
+    return re.compile(
+        "[" + re.escape("".join(sorted(cjk))) + "]|(?i:[" + re.escape("".join(sorted(en))) + "])"
+    )
+
+
 _LABEL_RE = _label_regex()
+_LABEL_START = _label_first_chars()
+_LABEL_KIND = {name: re.sub(r"\d+$", "", name) for name in _LABEL_RE.groupindex}
 _PHONE_RE = re.compile(
     r"(?<![\dA-Za-z])(?<!\d-)(?P<cc>(?:\+|＋|00)\s?86[\s\-]*|86[\s\-]+)?"
     # digit groups joined by one space or one dash (a newline or two spaces end the number)
@@ -77,6 +90,7 @@ ADMIN_SUFFIX = ("州", "县", "旗", "区", "市", "盟", "省")
 STREET_AFTER = re.compile(r"[东西南北中一二三四五六七八九十]{1,2}(?:路|街|大道|大街|巷|段)")
 _HARD = set("\n\r\t,，;；|｜/:：。!！?？、【】[]{}<>《》「」『』=")
 WS = " \u3000\xa0"
+_LABEL_GLUE = WS + "是为叫:："  # may follow a label word: "收件人是…", "电话为…"
 STRIP = WS + ",，:：;；|｜-—~～.。!！?？、/\\"
 _FILLER_TAIL = (
     "谢谢啦", "谢谢了", "谢谢", "谢啦", "多谢", "感谢", "辛苦了", "麻烦了", "哈", "哦", "呀", "啦",
@@ -148,6 +162,17 @@ def is_hard(ch: str) -> bool:
     return ch in _HARD or _is_emoji(ch)
 
 
+# `is_hard` as one character class: the scan finds a text's hard characters in C.
+_HARD_RE = re.compile(
+    "[" + re.escape("".join(sorted(_HARD))) + "\u2190-\u2bff\U0001f000-\U0001faff\ufe0f\u200d]"
+)
+
+
+def hard_positions(text: str) -> list[int]:
+    """The positions of the characters `is_hard` is true of, in order."""
+    return [m.start() for m in _HARD_RE.finditer(text)]
+
+
 def is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
@@ -193,9 +218,17 @@ class Span:
 
 
 def find_labels(text: str) -> list[Span]:
+    """Label words left to right, as `_LABEL_RE.finditer` finds them (tried only where one
+    can start)."""
     out: list[Span] = []
-    for m in _LABEL_RE.finditer(text):
-        kind = re.sub(r"\d+$", "", m.lastgroup or "")
+    pos, n = 0, len(text)
+    while (start := _LABEL_START.search(text, pos)) is not None:
+        m = _LABEL_RE.match(text, start.start())
+        if m is None:
+            pos = start.start() + 1
+            continue
+        pos = m.end()
+        kind = _LABEL_KIND.get(m.lastgroup or "", "")
         if (
             m.group(0) in _SEGMENT_START_ONLY
             and m.start()
@@ -204,7 +237,7 @@ def find_labels(text: str) -> list[Span]:
             continue
         end = m.end()
         # "收件人是…", "电话为…", "姓名叫…"
-        while end < len(text) and text[end] in "是为叫:：" + WS and end - m.end() < 3:
+        while end < n and text[end] in _LABEL_GLUE and end - m.end() < 3:
             end += 1
         out.append(Span(m.start(), end, kind))
     return out
