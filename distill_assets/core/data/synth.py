@@ -317,8 +317,7 @@ def _composed(
     phone = _fmt_phone(digits, _phone_kind("composed", rng.random()))
     if rng.random() < 0.1 and (fixed := landline(rng, city)):
         digits, phone = fixed, format_landline(fixed, rng)
-    levels = region if len(region) == 3 else None
-    text, layout = compose(Parts(region, loc, name, phone, levels), rng.randrange(2**31))
+    text, layout = compose(Parts(region, loc, name, phone), rng.randrange(2**31))
     return text, layout, digits
 
 

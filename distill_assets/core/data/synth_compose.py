@@ -74,7 +74,11 @@ class Parts:
     street: str
     name: str
     phone: str  # formatted as written
-    levels: tuple[str, str, str] | None  # (province, city, district) as written, when all shown
+
+    @property
+    def levels(self) -> tuple[str, ...] | None:
+        """(province, city, district) as written, when the text shows all three."""
+        return self.region if len(self.region) == 3 else None
 
 
 def landline(rng: random.Random, city: str) -> str:

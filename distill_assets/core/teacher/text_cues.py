@@ -125,10 +125,21 @@ _NAME_STOP = frozenset(
     "谢谢 麻烦 你好 您好 地址 电话 手机 收件 收货 快递 包裹 尽快 周末 工作日 送货 上门 放门口 "
     "放快递柜 到付 急件 多谢 辛苦 请问 需要 帮忙 一下 今天 明天".split()
 )
-# Words inside a chunk that make it a request or a courtesy, not a name.
+# Words inside a chunk that make it a courtesy or a request, not a name; `looks_like_name`
+# (surname-led) checks the courtesies only, `looks_like_bare_name` all of them.
+_COURTESIES = ("谢谢", "麻烦", "收件", "辛苦")
 _NOT_A_NAME = (
-    *("谢谢", "麻烦", "收件", "辛苦"),
-    *("快递", "发货", "顺丰", "到付", "电话", "送货", "门卫", "到了", "尽快", "打"),
+    *_COURTESIES,
+    "快递",
+    "发货",
+    "顺丰",
+    "到付",
+    "电话",
+    "送货",
+    "门卫",
+    "到了",
+    "尽快",
+    "打",
 )
 _COMPOUND_SURNAMES = frozenset(
     (
@@ -194,7 +205,7 @@ def looks_like_name(s: str) -> bool:
         return False
     if s.endswith(("先生", "女士", "小姐", "老师", "师傅", "经理", "总")):
         return True
-    return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in _NOT_A_NAME[:4])
+    return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in _COURTESIES)
 
 
 def looks_like_bare_name(s: str) -> bool:
