@@ -22,6 +22,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             max_new_tokens=args.max_new_tokens,
             canonicalize=not args.no_canonicalize,
+            json_constrained=args.json_constrained,
+            grounded=args.grounded,
             log=err,
         )
     except (ValueError, OSError) as exc:
@@ -52,5 +54,16 @@ def register(sub: Any) -> None:
         "--no-canonicalize",
         action="store_true",
         help="keep the student's province/city/district as it wrote them",
+    )
+    pr.add_argument(
+        "--json-constrained",
+        action="store_true",
+        help="force the six-key JSON skeleton while decoding (as the demo's eval does)",
+    )
+    pr.add_argument(
+        "--grounded",
+        action="store_true",
+        help="street, name and phone only as spans of the text (transformers; implies "
+        "--json-constrained; as the demo's eval does)",
     )
     pr.set_defaults(func=cmd_predict)

@@ -108,6 +108,8 @@ class EvalConfig(ProfileConfig):
         "backend": "eval_backend",
         "max_new_tokens": "eval_max_new_tokens",
         "batch_size": "eval_batch_size",
+        "json_constrained": "eval_json_constrained",
+        "grounded": "eval_grounded",
         "base_limit": "eval_base_limit",
         "canonicalize": "eval_canonicalize",
         "promotion_threshold": "promotion_threshold",
@@ -116,7 +118,12 @@ class EvalConfig(ProfileConfig):
     backend: str | None = Field(default=None, description="transformers | vllm")
     max_new_tokens: int | None = None
     batch_size: int | None = None
-    json_constrained: bool = False
+    json_constrained: bool | None = Field(
+        default=None, description="force the six-key JSON skeleton while decoding"
+    )
+    grounded: bool | None = Field(
+        default=None, description="street, name and phone only as spans of the text (transformers)"
+    )
     limit: int | None = Field(default=None, description="evaluate at most this many test rows")
     base_limit: int | None = Field(default=None, description="the base on only this many rows")
     canonicalize: bool | None = Field(

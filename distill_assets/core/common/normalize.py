@@ -30,6 +30,11 @@ _TRANSLATE = str.maketrans(
 WS_CLASS = r"[\t\n\x0b\x0c\r ]+"  # the same meaning in Python re and RE2
 _WS = re.compile(WS_CLASS)
 _NON_DIGIT = r"[^0-9]+"
+# What may stand between a phone's digits in a text ("+86 138-1234 5678", "(0871)…"): a phone
+# label is "found in the text" once these are taken out of the text (dataset grounding, and the
+# student's grounded decoding).
+PHONE_SEPARATORS = r"[\t\n\x0b\x0c\r \-+().]+"
+_PHONE_SEPARATORS_RE = re.compile(PHONE_SEPARATORS)
 # Between two numbers in one phone field ("138… / 139…", "138…或139…"): the label keeps the first.
 _PHONE_LIST_SEP = r"[,，/;；、|]|\s{2,}|或"
 # A country code written as such: "+86", "(+86)", "(86)" (full-width forms are folded first).
@@ -46,6 +51,11 @@ def normalize_text(s: str) -> str:
     which can change what an address says; the full-width block is the safe subset.
     """
     return _WS.sub(" ", unicodedata.normalize("NFC", s.translate(_TRANSLATE))).strip(" ")
+
+
+def phone_haystack(text: str) -> str:
+    """`text` without the characters that may separate a phone's digits."""
+    return _PHONE_SEPARATORS_RE.sub("", text)
 
 
 def _first_number(s: str) -> str:

@@ -37,6 +37,10 @@ class Profile:
     eval_backend: str = "transformers"
     eval_max_new_tokens: int = 256
     eval_batch_size: int = 16
+    # Decoding: the six-key JSON skeleton forced, and (grounded) the street, name and phone held
+    # to spans of the input text (transformers backend; core/student/json_decoding.py).
+    eval_json_constrained: bool = False
+    eval_grounded: bool = False
     # Evaluate the untuned base on only this many test rows (None: all of them).
     eval_base_limit: int | None = None
     # Judge the student's answers after division canonicalisation (core/student/postprocess.py).
@@ -74,8 +78,10 @@ PROFILES: dict[str, Profile] = {
         lora_overrides={"max_train_samples": None},
         student_prompt="student_short",
         eval_max_new_tokens=160,
-        eval_base_limit=50,
+        eval_base_limit=16,
         eval_batch_size=16,
+        eval_json_constrained=True,
+        eval_grounded=True,
         unseen_styles_benchmark=True,
         promotion_threshold=0.3,
     ),

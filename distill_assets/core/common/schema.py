@@ -6,6 +6,9 @@ import json
 
 FIELDS: tuple[str, ...] = ("province", "city", "district", "specific_location", "name", "phone")
 REGION_FIELDS: tuple[str, str, str] = ("province", "city", "district")
+# Fields copied from the text (a phone after its separators are taken out): the dataset drops a
+# label whose copy is not in its text, and grounded decoding lets the student write nothing else.
+COPIED_FIELDS: tuple[str, str, str] = ("specific_location", "name", "phone")
 GOLD_COLUMNS: tuple[str, ...] = tuple(f"gold_{f}" for f in FIELDS)
 
 # Label statuses. Only usable rows train the student; the review statuses are written to a

@@ -201,18 +201,73 @@ def _fmt_phone(d: str, kind: int) -> str:
     return d
 
 
+# Share of open-vocabulary parts (a given-name character, a road stem, an estate or brand
+# name) drawn from every character of the gazetteer's place names instead of the short lists
+# above: with lists alone a small student learns to recall the lists, not to copy the text,
+# and writes a listed name for a name it has never seen.
+_OPEN_SHARE = 0.5
+_OPEN_SUFFIX_TAIL = "省市区县州盟旗镇乡"  # a division level: a stem ending so reads as a region
+_NOT_OPEN = set("省市区县州盟旗镇乡村街道路号楼栋室单元层收件货人电话手机址地自治族")
+# Not in a person's name either: characters that end an address part (站, 园, 厂…), or glue a
+# label to its value (收件人是…).
+_NOT_IN_NAMES = set("座店厦园苑城院弄里门所部处司场馆站厂队组铺舍是为叫")
+_ESTATE_SUFFIX = "花园 小区 家园 苑 新村 公寓 名苑 华庭 雅居 山庄 新城 嘉园".split()
+_ROAD_SUFFIX_WIDE = (*_ROAD_SUFFIX, "步行街", "中一路", "东二路", "西三路", "大街", "横街")
+_GIVEN_ONLY_SHARE = 0.03  # a name with no Han surname (次仁, 其木格): two to three open chars
+
+
+@cache
+def _open_chars(for_names: bool = False) -> np.ndarray:
+    """The characters of the gazetteer's division names, less the level suffixes and words that
+    would read as a label, a level or a street part: about 1,300 real characters in sorted
+    order (the same for every run)."""
+    chars: set[str] = set()
+    for row in division_rows(current_only=True):
+        for name in row:
+            chars.update(name.rstrip(_OPEN_SUFFIX_TAIL))
+    drop = _NOT_OPEN | _NOT_IN_NAMES if for_names else _NOT_OPEN
+    keep = sorted(ch for ch in chars if "\u4e00" <= ch <= "\u9fff" and ch not in drop)
+    return np.array(keep, dtype=object)
+
+
+def _open_words(
+    rng: np.random.Generator, n: int, lengths: tuple[int, ...], for_names: bool = False
+) -> np.ndarray:
+    """n words of open characters (length drawn from `lengths`) that are not a division name."""
+    chars = _open_chars(for_names)
+    sizes = _pick(rng, lengths, n)
+    draws = rng.integers(0, len(chars), (n, max(lengths) + 2))
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        row = list(chars[draws[i]])
+        k = int(sizes[i])
+        word = "".join(row[:k])
+        if lookup(word):  # a region name inside a street or person would be another task
+            word = "".join(row[2 : 2 + k])
+        out[i] = word
+    return out
+
+
+def _mix(rng: np.random.Generator, listed: np.ndarray, wide: np.ndarray) -> np.ndarray:
+    """Per row: the listed value, or with _OPEN_SHARE the open-vocabulary one."""
+    return np.where(rng.random(len(listed)) < _OPEN_SHARE, wide, listed)
+
+
 def _names(rng: np.random.Generator, n: int) -> np.ndarray:
     kind = rng.random(n)
     sur = _pick(rng, _SURNAME_TOP, n)
     comp = _pick(rng, _SURNAME_COMPOUND, n)
-    g1 = _pick(rng, _GIVEN, n)
-    g2 = _pick(rng, _GIVEN, n)
+    g1 = _mix(rng, _pick(rng, _GIVEN, n), _open_words(rng, n, (1,), for_names=True))
+    g2 = _mix(rng, _pick(rng, _GIVEN, n), _open_words(rng, n, (1,), for_names=True))
     two = rng.random(n) < 0.7
     minority = _pick(rng, _MINORITY_NAMES, n)
+    given_only = _open_words(rng, n, (2, 3), for_names=True)
     out = np.empty(n, dtype=object)
     for i in range(n):
         if kind[i] < 0.015:
             out[i] = minority[i]
+        elif kind[i] < 0.015 + _GIVEN_ONLY_SHARE:
+            out[i] = given_only[i]
         elif kind[i] < 0.10:
             out[i] = comp[i] + g1[i] + (g2[i] if two[i] else "")
         else:
@@ -221,11 +276,15 @@ def _names(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _locations(rng: np.random.Generator, n: int) -> np.ndarray:
-    road = _pick(rng, _ROAD_STEMS, n) + _pick(rng, _ROAD_SUFFIX, n)
+    stem = _mix(rng, _pick(rng, _ROAD_STEMS, n), _open_words(rng, n, (2, 2, 2, 1, 3)))
+    suffix = _pick(rng, _ROAD_SUFFIX_WIDE, n)
+    road = stem + suffix
     num = rng.integers(1, 999, n)
     kind = rng.integers(0, 6, n)
-    estate = _pick(rng, _ESTATES, n)
-    tower = _pick(rng, _BRANDS, n) + _pick(rng, _TOWERS, n)
+    wide_estate = _open_words(rng, n, (2,)) + _pick(rng, _ESTATE_SUFFIX, n)
+    estate = _mix(rng, _pick(rng, _ESTATES, n), wide_estate)
+    brand = _mix(rng, _pick(rng, _BRANDS, n), _open_words(rng, n, (2,)))
+    tower = brand + _pick(rng, _TOWERS, n)
     bld = rng.integers(1, 40, n)
     unit = rng.integers(1, 7, n)
     floor = rng.integers(1, 33, n)

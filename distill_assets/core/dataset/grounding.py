@@ -22,9 +22,9 @@ from distill_assets.core.common.columns import (
     strip_pattern,
 )
 from distill_assets.core.common.compare import normalize_field
+from distill_assets.core.common.normalize import PHONE_SEPARATORS
 from distill_assets.core.common.schema import FIELDS, REGION_FIELDS
 
-_PHONE_SEPARATORS = r"[\t\n\x0b\x0c\r \-+().]+"
 Canonicalizer = Callable[[str, str, str], "tuple[str, str, str] | None"]
 
 
@@ -112,7 +112,7 @@ def ground(
     for why, needle, haystack in fields:
         if haystack is None:  # the phone, against the text without its separators
             needle = needle.take(sel)
-            haystack = as_objects(strip_pattern(text.take(sel), _PHONE_SEPARATORS))
+            haystack = as_objects(strip_pattern(text.take(sel), PHONE_SEPARATORS))
         check = np.flatnonzero(live & ~as_mask(pc.equal(needle, "")))
         if not len(check):
             continue

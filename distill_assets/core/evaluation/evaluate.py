@@ -33,6 +33,8 @@ class EvalParams:
     max_new_tokens: int = 160  # a label is ~60-90 Qwen tokens; room for a longer address
     batch_size: int = 16
     json_constrained: bool = False  # force the six-key skeleton while decoding
+    # ... and the copied fields (street, name, phone) to spans of the input text
+    grounded: bool = False
     limit: int | None = None  # at most this many test rows (None: all)
     # The untuned base on only the first N of those rows: with the ~1,000-token detailed prompt it
     # is the slowest part on a CPU, and it scores near zero (demo profile: 50).
@@ -58,6 +60,7 @@ class EvalParams:
             "max_new_tokens": self.max_new_tokens,
             "batch_size": self.batch_size,
             "json_constrained": self.json_constrained,
+            "grounded": self.grounded,
             "device": self.device,
             "dtype": self.dtype,
         }

@@ -180,6 +180,18 @@ def error_rows(errors: Sequence[dict[str, Any]]) -> Table:
     return ["id", "text", "reference", "tuned output (raw)", "misses"], rows
 
 
+def decoding_words(params: dict[str, Any]) -> str:
+    """How both models decoded, in the words `distill predict`'s flags use."""
+    if params.get("grounded"):
+        return (
+            "grounded (`--grounded`: JSON skeleton forced; street, name and phone only as spans "
+            "of the text)"
+        )
+    if params.get("json_constrained"):
+        return "JSON skeleton forced (`--json-constrained`)"
+    return "free (greedy, unconstrained)"
+
+
 def _sections(
     metrics: dict[str, Any], errors: Sequence[dict[str, Any]], gate: tuple[bool, str] | None
 ) -> list[Section]:
@@ -191,7 +203,8 @@ def _sections(
         f"tuned model `{info.get('tuned', '?')}` with the {params.get('tuned_prompt', '?')} "
         "prompt. Exact match: valid JSON and all six fields equal to the reference. Judged "
         f"view: {judged} (canonicalised = divisions made official by the gazetteer from the "
-        "student's own fields and the text, as `distill predict` gives them)."
+        "student's own fields and the text, as `distill predict` gives them). Decoding: "
+        f"{decoding_words(params)}."
     )
     out: list[Section] = [("", intro)]
     if gate is not None:

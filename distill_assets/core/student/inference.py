@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.student.json_decoding import (
+    Grounding,
     Skeleton,
     make_constraint,
     make_json_stop,
@@ -97,6 +98,7 @@ class TransformersBackend:
         max_new_tokens: int = 256,
         batch_size: int = 16,
         json_constrained: bool = False,
+        grounded: bool = False,
         device: str | None = None,
         dtype: Any = None,
         log: Logger = null_log,
@@ -112,7 +114,9 @@ class TransformersBackend:
         self.cache_implementation = os.environ.get("DISTILL_KV_CACHE") or None
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
-        self.json_constrained = json_constrained
+        # Grounded decoding is the JSON constraint plus copied fields held to spans of the text.
+        self.grounded = grounded
+        self.json_constrained = json_constrained or grounded
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = _resolve_dtype(dtype, self.device)
         path = str(model_path)
@@ -132,9 +136,11 @@ class TransformersBackend:
         vocab = int(self.model.get_output_embeddings().weight.shape[0])  # type: ignore[union-attr]
         self.token_bytes += [b""] * max(0, vocab - len(self.token_bytes))
         self.skeleton: Skeleton | None = None
-        if json_constrained:
+        if self.json_constrained:
             self._skeleton()  # fail at load time on a budget too small
-        # More logits processors applied after the JSON constraint (tests script outputs with it).
+        # Logits processors applied before the JSON constraint (tests steer the model with them)
+        # and after it (tests script outputs with them).
+        self.prior_processors: list[Any] = []
         self.extra_processors: list[Any] = []
         self.info: dict[str, Any] = {
             "kind": self.kind,
@@ -143,7 +149,8 @@ class TransformersBackend:
             "dtype": str(self.dtype).replace("torch.", ""),
             "max_new_tokens": max_new_tokens,
             "batch_size": batch_size,
-            "json_constrained": json_constrained,
+            "json_constrained": self.json_constrained,
+            "grounded": grounded,
             "stop_ids": self.stop_ids,
         }
         log(f"transformers backend: {path} on {self.device} ({self.info['dtype']})")
@@ -189,18 +196,21 @@ class TransformersBackend:
             max_new_tokens=self.max_new_tokens,
             batch_size=self.batch_size,
             json_constrained=self.json_constrained,
+            grounded=self.grounded,
         )
         encoded = self.encode(requests)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: list[Generation | None] = [None] * len(encoded)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            for i, gen in zip(idx, self._generate_batch([encoded[i] for i in idx]), strict=True):
+            texts = [requests[i][1] for i in idx]
+            batch = self._generate_batch([encoded[i] for i in idx], texts)
+            for i, gen in zip(idx, batch, strict=True):
                 results[i] = gen
             self.log(f"generated {min(start + self.batch_size, len(order))}/{len(order)}")
         return [r for r in results if r is not None]
 
-    def _generate_batch(self, batch: list[list[int]]) -> list[Generation]:
+    def _generate_batch(self, batch: list[list[int]], texts: list[str]) -> list[Generation]:
         import torch
         from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
@@ -211,11 +221,18 @@ class TransformersBackend:
             ids[r, width - len(x) :] = torch.tensor(x, dtype=torch.long)
             mask[r, width - len(x) :] = 1
         stop = make_json_stop(self.token_bytes, width, len(batch))
-        processors = LogitsProcessorList()
+        processors = LogitsProcessorList(self.prior_processors)
         if self.json_constrained:
+            skeleton = self._skeleton()
+            groundings = [Grounding(skeleton, t) for t in texts] if self.grounded else None
             processors.append(
                 make_constraint(
-                    self._skeleton(), self.token_bytes, width, self.max_new_tokens, self.stop_ids
+                    skeleton,
+                    self.token_bytes,
+                    width,
+                    self.max_new_tokens,
+                    self.stop_ids,
+                    groundings,
                 )
             )
         processors.extend(self.extra_processors)

@@ -2,7 +2,9 @@
 its object closes, and an optional constraint that forces the six-key skeleton.
 
 The constraint writes the same layout as training (`label_to_json`: `{"province": "…", …}` with
-", " and ": " separators), so a constrained answer is byte for byte a trained answer.
+", " and ": " separators), so a constrained answer is byte for byte a trained answer. Grounded,
+it also lets the copied fields (street, name, phone) hold only a span of the row's input text:
+a small student that has never seen a name cannot then write one it remembers instead.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.common.normalize import phone_haystack
+from distill_assets.core.common.schema import COPIED_FIELDS, FIELDS
 
 # The schema vLLM's structured outputs enforce: exactly the six string fields.
 LABEL_JSON_SCHEMA: dict[str, Any] = {
@@ -146,6 +149,7 @@ class Skeleton:
         self.literals += [(f'", {k}: "').encode() for k in keys[1:]]
         self.literals.append(b'"}')
         self.by_bytes: dict[bytes, int] = {}
+        self.content_by_bytes: dict[bytes, int] = {}  # the first content token of each spelling
         content = torch.zeros(vocab_size, dtype=torch.bool)
         for i, b in enumerate(token_bytes):
             if not b:
@@ -153,6 +157,7 @@ class Skeleton:
             self.by_bytes.setdefault(b, i)
             if b'"' not in b and b"\\" not in b and min(b) >= 0x20:
                 content[i] = True
+                self.content_by_bytes.setdefault(b, i)
         self.content_mask = content
         self.max_len = max((len(b) for b in self.by_bytes), default=1)
 
@@ -208,12 +213,90 @@ class Skeleton:
         raise AssertionError("unreachable")
 
 
+def division_starts(text: str) -> set[int]:
+    """Byte offsets in `text` where an official division name (大理市, 云南省) or a province's
+    short name (云南, 新疆) starts."""
+    from distill_assets.core.regions.tables import P, name_index
+
+    names, lengths = name_index()
+    out: set[int] = set()
+    offset = 0
+    for i, ch in enumerate(text):
+        for ln in lengths.get(ch, ()):
+            entries = names.get(text[i : i + ln], ()) if ln >= 2 else ()
+            if any(e.full or e.level == P for e in entries):
+                out.add(offset)
+                break
+        offset += len(ch.encode("utf-8"))
+    return out
+
+
+class Grounding:
+    """Per row, what each copied field may hold: a span of the input text (the phone: of the text
+    without its separators), as bytes. `allowed(k, content)` lists the tokens that extend the
+    field's content and stay inside some span."""
+
+    def __init__(self, skeleton: Skeleton, text: str) -> None:
+        self.skeleton = skeleton
+        plain = text.encode("utf-8")
+        # Where a name may not start: at an official division name or a province's short name
+        # ("苏州市…", "新疆…"): a person is never called after the region the text names.
+        self.name_field = FIELDS.index("name")
+        self.not_name_starts = division_starts(text)
+        self.haystacks: dict[int, bytes] = {
+            FIELDS.index(f): phone_haystack(text).encode("utf-8") if f == "phone" else plain
+            for f in COPIED_FIELDS
+        }
+        self._steps: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def copies(self, k: int) -> bool:
+        return k in self.haystacks
+
+    def _from(self, k: int, end: int) -> list[tuple[int, int]]:
+        """(token, new end) for each content token spelling haystack[end:end+j]."""
+        key = (k, end)
+        if key not in self._steps:
+            hay, sk = self.haystacks[k], self.skeleton
+            out = []
+            for j in range(1, min(len(hay) - end, sk.max_len) + 1):
+                i = sk.content_by_bytes.get(hay[end : end + j])
+                if i is not None:
+                    out.append((i, end + j))
+            self._steps[key] = out
+        return self._steps[key]
+
+    def allowed(self, k: int, content: bytes) -> list[int]:
+        hay = self.haystacks[k]
+        ends: list[int] = []
+        if not content:  # a span starts on a character, not inside one's UTF-8 bytes
+            ends = [i for i, c in enumerate(hay) if not 0x80 <= c <= 0xBF]
+            if k == self.name_field:
+                ends = [i for i in ends if i not in self.not_name_starts]
+        else:
+            at = hay.find(content)
+            while at >= 0:
+                ends.append(at + len(content))
+                at = hay.find(content, at + 1)
+        return sorted({t for e in ends for t, _ in self._from(k, e)})
+
+    @staticmethod
+    def can_close(content: bytes) -> bool:
+        """Whole characters only: UTF-8 is self-synchronising, so a span that decodes also
+        starts and ends on character boundaries of the text."""
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+
 def make_constraint(
     skeleton: Skeleton,
     token_bytes: list[bytes],
     prompt_width: int,
     max_new_tokens: int,
     stop_ids: list[int],
+    groundings: list[Grounding] | None = None,
 ) -> Any:
     import torch
 
@@ -249,7 +332,15 @@ def make_constraint(
                 if left <= skeleton.finish_cost(rest):
                     out[r, skeleton.by_bytes_longest(rest)[0]] = 0.0
                     continue
-                out[r] = torch.where(content, scores[r], out[r])
+                grounding = groundings[r] if groundings is not None else None
+                if grounding is not None and grounding.copies(k):
+                    start = made.rfind(skeleton.literals[k]) + len(skeleton.literals[k])
+                    spans = grounding.allowed(k, made[start:])
+                    out[r, spans] = scores[r, spans]
+                    if spans and not grounding.can_close(made[start:]):
+                        continue  # inside a character: finish it first
+                else:
+                    out[r] = torch.where(content, scores[r], out[r])
                 out[r, closers] = scores[r, closers]
             return out
 

@@ -7,6 +7,11 @@ official division names written in the input text may denote, the one that expla
 the text's names, then most of the student's fields, wins; omitted levels are filled and names
 made official. It never looks at a teacher's label or gold. Where nothing is consistent, or two
 readings tie, the fields are left as the student wrote them.
+
+The street is then kept apart from the other copied fields (`separate_street`): a small student
+that reads "…迎宾路88号 王菲 18608981234" sometimes runs the street on over the name and phone
+it also wrote. A field never holds another one, so the street is cut where the student's own
+name or phone starts, with the label word before it ("收件人：").
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 
+from distill_assets.core.common.normalize import phone_haystack
 from distill_assets.core.common.schema import REGION_FIELDS
 from distill_assets.core.regions.canonical import region_readings
 from distill_assets.core.regions.tables import (
@@ -22,6 +28,7 @@ from distill_assets.core.regions.tables import (
     name_index,
     province_short_forms,
 )
+from distill_assets.core.teacher.text_cues import STRIP, find_labels
 
 Triple = tuple[str, str, str]
 
@@ -30,6 +37,7 @@ KEPT = "kept"  # already official and complete
 CANONICAL = "canonical"  # filled / renamed, every field the student wrote agrees with the result
 RELAXED = "relaxed"  # a field the student wrote contradicted the result and was replaced
 UNRESOLVED = "unresolved"  # nothing consistent, or a tie: left as the student wrote it
+STREET_CUT = "+street_cut"  # appended: the street was cut before the student's name or phone
 
 _SHORT_FORMS = (province_short_forms, city_short_forms, district_short_forms)
 _MAX_TEXT_NAMES = 6  # official names taken from one text (an address names at most three)
@@ -97,6 +105,15 @@ def _score(triple: Triple, given: list[str], text: str, text_names: list[tuple[i
     return (text_full, student, in_place, text_short, depth)
 
 
+def postprocess(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], str]:
+    """Everything done after the student: divisions made official, then the street kept apart
+    from the name and phone. The status is the divisions' (kept, canonical, …), with
+    STREET_CUT appended when the street was cut."""
+    out, status = canonicalize_divisions(fields, text)
+    out, cut = separate_street(out)
+    return out, status + STREET_CUT if cut else status
+
+
 def canonicalize_divisions(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], str]:
     """(fields with official divisions, what happened: kept | canonical | relaxed | unresolved).
 
@@ -118,3 +135,34 @@ def canonicalize_divisions(fields: Mapping[str, str], text: str) -> tuple[dict[s
         return out, KEPT
     wrote = sum(bool(v) for v in given)
     return out, CANONICAL if student_hits == wrote and in_place == wrote else RELAXED
+
+
+def _cut_at(loc: str, name: str, phone: str) -> int | None:
+    """Where in `loc` the name or the phone (as digits; the text may space or dash them) first
+    starts, past the street's first character; None when neither is in it."""
+    cuts = []
+    if len(name) >= 2 and name in loc[1:]:
+        cuts.append(loc.index(name, 1))
+    if len(phone) >= 5:
+        for i in range(1, len(loc)):
+            if loc[i] in "+(0123456789" and phone_haystack(loc[i:]).startswith(phone):
+                cuts.append(i)
+                break
+    return min(cuts) if cuts else None
+
+
+def separate_street(fields: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+    """(fields with the street cut before the name or phone the student also wrote, whether it
+    was cut). Only `specific_location` changes; it is never cut to nothing."""
+    out = {k: str(v) for k, v in fields.items()}
+    loc = out.get("specific_location", "")
+    cut = _cut_at(loc, out.get("name", "").strip(), out.get("phone", "").strip())
+    if cut is None:
+        return out, False
+    head = loc[:cut].rstrip(STRIP)
+    while (labels := find_labels(head)) and labels[-1].end == len(head) and labels[-1].start:
+        head = head[: labels[-1].start].rstrip(STRIP)
+    if not head or head == out.get("name", "").strip():  # no street was written at all
+        return out, False
+    out["specific_location"] = head
+    return out, True

@@ -15,7 +15,7 @@ from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.data.inputs import read_text_table
 from distill_assets.core.student.inference import load_backend
 from distill_assets.core.student.merging import SYSTEM_PROMPT_FILE
-from distill_assets.core.student.postprocess import canonicalize_divisions
+from distill_assets.core.student.postprocess import postprocess
 from distill_assets.core.teacher.answers import parse_prediction
 
 
@@ -39,13 +39,14 @@ def student_request(system: str, text: str) -> tuple[str, str]:
 def read_answer_views(
     output: str, text: str
 ) -> tuple[dict[str, str] | None, dict[str, str] | None, str]:
-    """(the six fields as written, with official divisions, what canonicalisation did) for one
-    student answer, parsed once; (None, None, "invalid") when it is not valid JSON."""
+    """(the six fields as written, post-processed: official divisions and the street apart from
+    the name and phone, what post-processing did) for one student answer, parsed once;
+    (None, None, "invalid") when it is not valid JSON."""
     parsed = parse_prediction(output)
     if parsed is None:
         return None, None, "invalid"
     raw = {f: str(parsed.get(f, "")) for f in FIELDS}
-    canonical, status = canonicalize_divisions(raw, normalize_text(text))
+    canonical, status = postprocess(raw, normalize_text(text))
     return raw, canonical, status
 
 
@@ -76,6 +77,8 @@ def predict_file(
     batch_size: int = 16,
     max_new_tokens: int = 256,
     canonicalize: bool = True,
+    json_constrained: bool = False,
+    grounded: bool = False,
     log: Logger = null_log,
 ) -> dict[str, Any]:
     """One JSON object per input row: id, the six fields ("" when invalid), valid_json,
@@ -84,7 +87,13 @@ def predict_file(
     system = model_system_prompt(model, prompt)
     texts = frame["text"].tolist()
     runner = load_backend(
-        backend, model, max_new_tokens=max_new_tokens, batch_size=batch_size, log=log
+        backend,
+        model,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        json_constrained=json_constrained,
+        grounded=grounded,
+        log=log,
     )
     started = time.perf_counter()
     try:

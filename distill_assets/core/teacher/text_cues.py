@@ -208,6 +208,11 @@ def looks_like_name(s: str) -> bool:
     return not s.endswith(_ADDR_SUFFIX) and not any(w in s for w in _COURTESIES)
 
 
+def looks_like_any_name(s: str) -> bool:
+    """A name with a Han surname, or a bare one (次仁收: the 收 after it marks it a name)."""
+    return looks_like_name(s) or looks_like_bare_name(s)
+
+
 def looks_like_bare_name(s: str) -> bool:
     """A standalone 2-5 character word that is not address-like (names without a Han surname)."""
     return (
@@ -293,6 +298,6 @@ def clean_chunk(s: str) -> str:
             s = s[len(f) :]
             break
     for tail in ("(收)", "（收）", "收"):
-        if s.endswith(tail) and looks_like_name(s[: -len(tail)]):
+        if s.endswith(tail) and looks_like_any_name(s[: -len(tail)]):
             return s[: -len(tail)]
     return clean_loc(s)

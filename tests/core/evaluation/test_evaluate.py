@@ -341,3 +341,34 @@ def test_every_caller_normalises_the_input_text(tmp_path: Path, monkeypatch) -> 
     tuned = [json.loads(x) for x in (tmp_path / "out" / "predictions_tuned.jsonl").open()]
     pred = [json.loads(x) for x in (tmp_path / "pred.jsonl").open()]
     assert [{f: r[f] for f in FIELDS} for r in pred] == [r["canonical"] for r in tuned]
+
+
+def test_eval_and_predict_decode_alike(tmp_path: Path, monkeypatch) -> None:
+    """The demo profile's grounded decoding reaches every backend eval loads, and `distill
+    predict --grounded` asks for the same; the report says how the models decoded."""
+    from distill_assets.core.common.profiles import get_profile
+    from distill_assets.core.student import predict
+    from distill_assets.defs.configs import EvalConfig
+
+    ds = _dataset(tmp_path / "ds")
+    labels = _labels_by_text(ds)
+    answers = {t: label_to_json(labels[t]) for t in labels}
+    seen: list[dict] = []
+
+    def load(kind, model, **options):
+        seen.append(options)
+        return ScriptedBackend(answers, labels)
+
+    monkeypatch.setattr(inference, "load_backend", load)
+    monkeypatch.setattr(predict, "load_backend", load)
+    params = EvalConfig().params(get_profile("demo"))
+    assert params.grounded and params.json_constrained
+    assert not EvalConfig().params(get_profile("gpu")).grounded  # vLLM: not available there
+    res = evaluate("b", "t", ds, tmp_path / "out", params)
+    assert seen and all(o["grounded"] and o["json_constrained"] for o in seen)
+    assert "Decoding: grounded" in res.report_md
+    src = tmp_path / "in.jsonl"
+    pd.DataFrame({"text": list(labels)[:2]}).to_json(src, orient="records", lines=True)
+    seen.clear()
+    predict.predict_file(Path("m"), src, tmp_path / "p.jsonl", grounded=True)
+    assert seen[0]["grounded"] is True

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from distill_assets.core.common.normalize import phone_haystack
 from distill_assets.core.common.prompts import student_prompt, teacher_prompt
-from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.common.schema import COPIED_FIELDS, FIELDS
 from distill_assets.core.student.inference import Generation, TransformersBackend, load_backend
 from distill_assets.core.student.json_decoding import json_end
 from distill_assets.core.teacher.answers import parse_prediction, strip_think
@@ -44,8 +45,9 @@ def backend(loaded: TransformersBackend):
     """The shared backend, with the settings a test changes put back afterwards."""
     yield loaded
     loaded.max_new_tokens, loaded.batch_size = 8, 3
-    loaded.json_constrained = False
+    loaded.json_constrained = loaded.grounded = False
     loaded.extra_processors.clear()
+    loaded.prior_processors.clear()
 
 
 def test_batched_equals_one_at_a_time_and_keeps_order(backend: TransformersBackend) -> None:
@@ -118,6 +120,68 @@ def test_json_constrained_outputs_always_parse(backend: TransformersBackend) -> 
             assert g.tokens_out <= budget
         if budget == 26:  # exactly the empty object's length: closed as soon as it started
             assert all(json.loads(g.text) == dict.fromkeys(FIELDS, "") for g in gens)
+
+
+def _copied_off_text(gens: list[Generation]) -> list[tuple[str, str]]:
+    """(field, value) of each copied field that is not a span of its row's text."""
+    off = []
+    for text, g in zip(TEXTS, gens, strict=True):
+        parsed = parse_prediction(g.text)
+        assert parsed is not None, g.text
+        for f in COPIED_FIELDS:
+            hay = phone_haystack(text) if f == "phone" else text
+            if parsed[f] not in hay:
+                off.append((f, parsed[f]))
+    return off
+
+
+def _steer(backend: TransformersBackend, answer: str):
+    """A processor that pushes the model towards `answer` while it has followed it so far."""
+    from transformers import LogitsProcessor
+
+    wish = backend.tokenizer(answer, add_special_tokens=False)["input_ids"]
+
+    class Steer(LogitsProcessor):
+        def __init__(self) -> None:
+            self.start: int | None = None
+
+        def __call__(self, input_ids, scores):  # type: ignore[override]
+            if self.start is None:
+                self.start = input_ids.shape[1]
+            step = input_ids.shape[1] - self.start
+            for r in range(input_ids.shape[0]):
+                if step < len(wish) and input_ids[r, self.start :].tolist() == wish[:step]:
+                    scores[r, wish[step]] += 1e4
+            return scores
+
+    return Steer()
+
+
+# What a student that recalls instead of copying writes: a street, a name and a phone that no
+# test text holds.
+_RECALLED = (
+    '{"province": "云南省", "city": "大理白族自治州", "district": "大理市", '
+    '"specific_location": "人民路99号", "name": "张三", "phone": "13900000000"}'
+)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_grounded_decoding_copies_only_spans_of_the_text(
+    tiny_model_dir: Path, one_thread: None, dtype: str
+) -> None:
+    b = load_backend("transformers", tiny_model_dir, max_new_tokens=90, batch_size=5, dtype=dtype)
+    assert isinstance(b, TransformersBackend)
+    reqs = [(student_prompt(), t) for t in TEXTS]
+    b.json_constrained = True
+    b.prior_processors.append(_steer(b, _RECALLED))
+    free = b.generate(reqs)
+    assert all(parse_prediction(g.text) == json.loads(_RECALLED) for g in free)
+    assert len(_copied_off_text(free)) == 3 * len(TEXTS)
+    b.grounded = True
+    grounded = b.generate(reqs)
+    assert _copied_off_text(grounded) == []
+    assert b.info["grounded"] is True
+    b.close()
 
 
 def test_json_constrained_rejects_a_budget_too_small(backend: TransformersBackend) -> None:

@@ -134,3 +134,8 @@ def test_close_shuts_the_engine_down(fake_vllm, monkeypatch: pytest.MonkeyPatch)
     assert fake_vllm.shutdown == 1 and b.llm is None
     b.close()  # twice is harmless
     assert fake_vllm.shutdown == 1
+
+
+def test_grounded_decoding_is_refused_with_a_way_out() -> None:
+    with pytest.raises(ValueError, match="--backend transformers"):
+        VllmBackend("m", grounded=True)
