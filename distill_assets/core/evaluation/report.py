@@ -203,7 +203,8 @@ def _sections(
         f"tuned model `{info.get('tuned', '?')}` with the {params.get('tuned_prompt', '?')} "
         "prompt. Exact match: valid JSON and all six fields equal to the reference. Judged "
         f"view: {judged} (canonicalised = divisions made official by the gazetteer from the "
-        "student's own fields and the text, as `distill predict` gives them). Decoding: "
+        "student's own fields and the text, and the street cut before the name or phone the "
+        "student also wrote, as `distill predict` gives them). Decoding: "
         f"{decoding_words(params)}."
     )
     out: list[Section] = [("", intro)]

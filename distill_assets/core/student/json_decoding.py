@@ -273,9 +273,11 @@ class Grounding:
             if k == self.name_field:
                 ends = [i for i in ends if i not in self.not_name_starts]
         else:
+            barred = self.not_name_starts if k == self.name_field else ()
             at = hay.find(content)
             while at >= 0:
-                ends.append(at + len(content))
+                if at not in barred:
+                    ends.append(at + len(content))
                 at = hay.find(content, at + 1)
         return sorted({t for e in ends for t, _ in self._from(k, e)})
 

@@ -207,3 +207,29 @@ def test_strip_think_and_unknown_kinds() -> None:
     except ImportError:
         with pytest.raises(ImportError, match="optional extra"):
             load_backend("vllm", "x")
+
+
+def test_grounded_names_do_not_start_at_a_division_name(
+    tiny_model_dir: Path, one_thread: None
+) -> None:
+    """ "大理市人民路25号 … 段丽娟": a student that reads the first word as the name is steered
+    off 大理市 (an official name the text writes) to another span."""
+    from distill_assets.core.student.json_decoding import division_starts
+
+    text = TEXTS[0]
+    starts = sorted(division_starts(text))
+    assert starts == [len(text[: text.index("大理市")].encode())]
+    b = load_backend("transformers", tiny_model_dir, max_new_tokens=90, batch_size=1)
+    assert isinstance(b, TransformersBackend)
+    wish = _RECALLED.replace('"人民路99号"', '"人民路25号"').replace('"张三"', '"大理市"')
+    b.prior_processors.append(_steer(b, wish))
+    b.json_constrained = True
+    (free,) = b.generate([(student_prompt(), text)])
+    assert json.loads(free.text)["name"] == "大理市"
+    b.prior_processors[:] = [_steer(b, wish)]
+    b.grounded = True
+    (grounded,) = b.generate([(student_prompt(), text)])
+    parsed = json.loads(grounded.text)
+    assert parsed["specific_location"] == "人民路25号"
+    assert not parsed["name"].startswith("大理市") and parsed["name"] in text
+    b.close()
