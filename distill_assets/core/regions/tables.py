@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -212,6 +213,15 @@ def name_index() -> tuple[dict[str, tuple[Entry, ...]], dict[str, tuple[int, ...
     """(name -> readings, first char -> candidate name lengths, longest first) for scanning text."""
     idx = _index()
     return idx.names, idx.lengths
+
+
+def names_at(text: str, i: int) -> Iterator[tuple[int, tuple[Entry, ...]]]:
+    """(length, readings) of each gazetteer name that starts at `text[i]`, longest first."""
+    names, lengths = name_index()
+    for ln in lengths.get(text[i], ()):
+        entries = names.get(text[i : i + ln])
+        if entries:
+            yield ln, entries
 
 
 def data_order(triple: tuple[str, str, str]) -> int:

@@ -25,7 +25,7 @@ from distill_assets.core.regions.canonical import region_readings
 from distill_assets.core.regions.tables import (
     city_short_forms,
     district_short_forms,
-    name_index,
+    names_at,
     province_short_forms,
 )
 from distill_assets.core.teacher.text_cues import STRIP, find_labels
@@ -45,13 +45,11 @@ _MAX_TEXT_NAMES = 6  # official names taken from one text (an address names at m
 
 def text_division_names(text: str) -> list[tuple[int, str]]:
     """(level, name) of each official division name written in `text`, leftmost-longest."""
-    names, lengths = name_index()
     found: list[tuple[int, str]] = []
     i = 0
     while i < len(text) and len(found) < _MAX_TEXT_NAMES:
         hit = 0
-        for ln in lengths.get(text[i], ()):
-            entries = names.get(text[i : i + ln], ())
+        for ln, entries in names_at(text, i):
             full = sorted({e.level for e in entries if e.full})
             if full:
                 found += [(level, text[i : i + ln]) for level in full]

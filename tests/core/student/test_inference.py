@@ -62,24 +62,33 @@ def test_batched_equals_one_at_a_time_and_keeps_order(backend: TransformersBacke
     assert all(1 <= g.tokens_out <= 8 for g in batched)
 
 
-def _scripted(backend: TransformersBackend, script: list[int]):
-    """A processor that forces `script` token by token (then the end-of-turn token)."""
+def _per_step(rule):
+    """A logits processor that calls `rule(generated ids, scores, step)`, the step counted from
+    the first call (one generate call per processor)."""
     from transformers import LogitsProcessor
 
-    class Script(LogitsProcessor):
+    class PerStep(LogitsProcessor):
         def __init__(self) -> None:
             self.start: int | None = None
 
         def __call__(self, input_ids, scores):  # type: ignore[override]
             if self.start is None:
                 self.start = input_ids.shape[1]
-            step = input_ids.shape[1] - self.start
-            tok = script[step] if step < len(script) else backend.stop_ids[0]
-            out = torch.full_like(scores, float("-inf"))
-            out[:, tok] = 0.0
-            return out
+            return rule(input_ids[:, self.start :], scores, input_ids.shape[1] - self.start)
 
-    return Script()
+    return PerStep()
+
+
+def _scripted(backend: TransformersBackend, script: list[int]):
+    """A processor that forces `script` token by token (then the end-of-turn token)."""
+
+    def force(generated, scores, step):
+        tok = script[step] if step < len(script) else backend.stop_ids[0]
+        out = torch.full_like(scores, float("-inf"))
+        out[:, tok] = 0.0
+        return out
+
+    return _per_step(force)
 
 
 def test_stops_as_soon_as_the_json_object_closes(backend: TransformersBackend) -> None:
@@ -137,24 +146,15 @@ def _copied_off_text(gens: list[Generation]) -> list[tuple[str, str]]:
 
 def _steer(backend: TransformersBackend, answer: str):
     """A processor that pushes the model towards `answer` while it has followed it so far."""
-    from transformers import LogitsProcessor
-
     wish = backend.tokenizer(answer, add_special_tokens=False)["input_ids"]
 
-    class Steer(LogitsProcessor):
-        def __init__(self) -> None:
-            self.start: int | None = None
+    def push(generated, scores, step):
+        for r in range(generated.shape[0]):
+            if step < len(wish) and generated[r].tolist() == wish[:step]:
+                scores[r, wish[step]] += 1e4
+        return scores
 
-        def __call__(self, input_ids, scores):  # type: ignore[override]
-            if self.start is None:
-                self.start = input_ids.shape[1]
-            step = input_ids.shape[1] - self.start
-            for r in range(input_ids.shape[0]):
-                if step < len(wish) and input_ids[r, self.start :].tolist() == wish[:step]:
-                    scores[r, wish[step]] += 1e4
-            return scores
-
-    return Steer()
+    return _per_step(push)
 
 
 # What a student that recalls instead of copying writes: a street, a name and a phone that no
