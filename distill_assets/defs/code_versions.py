@@ -33,6 +33,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
         "data/input_formats.py",
         "data/synth.py",
         "data/synth_compose.py",
+        "data/synth_parts.py",
         "data/dataset_versions.py",
     ),
     "teacher_labels": (

@@ -128,7 +128,7 @@ def test_gazetteer_teacher_baseline_on_synthetic(rows: list[dict[str, str]]) -> 
 def test_names_and_streets_are_open_vocabulary(rows: list[dict[str, str]]) -> None:
     """Names and streets come from the gazetteer's ~1,300 place-name characters as well as the
     short lists, so a student learns to copy them rather than to recall the lists."""
-    from distill_assets.core.data.synth import _GIVEN, _ROAD_STEMS, _SURNAME_TOP
+    from distill_assets.core.data.synth_parts import _GIVEN, _ROAD_STEMS, _SURNAME_TOP
 
     listed = set("".join(_GIVEN)) | set(_SURNAME_TOP) | set("".join(_ROAD_STEMS))
     name_chars = {ch for r in rows for ch in r["gold_name"]}
