@@ -35,7 +35,11 @@ def fake_version(home: Path, version: str, *, passed: bool = True, tuned: float 
         if asset == "merged_model":
             (folder / "config.json").write_text('{"model_type": "qwen3"}', encoding="utf-8")
         if asset == "eval_report":
-            metrics = {"tuned": {"exact_match": tuned}, "base": {"exact_match": 0.1}}
+            metrics = {
+                "tuned": {"exact_match": tuned},
+                "base": {"exact_match": 0.1},
+                "params": {"json_constrained": True, "grounded": True, "canonicalize": True},
+            }
             (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
             upstream = {
                 "merged_model": versions["merged_model"],

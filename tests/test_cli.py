@@ -106,7 +106,7 @@ def test_predict_writes_one_row_per_input(home, tmp_path, tiny_model_dir, capsys
     args = ["predict", "--model", str(tiny_model_dir), "--input", str(src), "--output", str(out)]
     assert main([*args, "--max-new-tokens", "8"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.match(r"^predicted 3: valid_json=\d+ samples_per_s=[\d.]+ output=", last), last
+    assert re.match(r"^predicted 3: valid_json=\d+ samples_per_s=[\d.]+ decoding=free out", last)
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert [r["id"] for r in rows] == ["r0", "r1", "r2"]
     assert all(set(FIELDS) <= set(r) and "output" in r for r in rows)
@@ -311,6 +311,21 @@ def test_add_version_from_a_bad_file_registers_nothing(home, tmp_path, capsys):
     _write(src, "jsonl")
     assert main(["add-version", "batch", "--from", str(src)]) == 0
     assert capsys.readouterr().out.strip().startswith("version=batch-")
+
+
+def test_predict_decoding_flags():
+    """auto (the model's recorded decoding) unless a flag says otherwise; one flag at a time."""
+    from distill_assets.cli import build_parser
+    from distill_assets.cli.predict import DECODINGS
+
+    base = ["predict", "--model", "m", "--input", "i", "--output", "o"]
+    parse = build_parser().parse_args
+    assert DECODINGS[parse(base).decoding] == (None, None)
+    assert DECODINGS[parse([*base, "--grounded"]).decoding] == (True, True)
+    assert DECODINGS[parse([*base, "--json-constrained"]).decoding] == (True, False)
+    assert DECODINGS[parse([*base, "--decoding", "free"]).decoding] == (False, False)
+    with pytest.raises(SystemExit):
+        parse([*base, "--grounded", "--decoding", "free"])
 
 
 def test_promote_rollback_and_audit_production(home, capsys):

@@ -12,6 +12,7 @@ from distill_assets.cli.console import err, out
 def cmd_predict(args: argparse.Namespace) -> int:
     from distill_assets.core.student.predict import predict_file
 
+    constrained, grounded = DECODINGS[args.decoding]
     try:
         summary = predict_file(
             Path(args.model),
@@ -21,9 +22,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             prompt=args.prompt,
             batch_size=args.batch_size,
             max_new_tokens=args.max_new_tokens,
-            canonicalize=not args.no_canonicalize,
-            json_constrained=args.json_constrained,
-            grounded=args.grounded,
+            canonicalize=False if args.no_canonicalize else None,
+            json_constrained=constrained,
+            grounded=grounded,
             log=err,
         )
     except (ValueError, OSError) as exc:
@@ -31,9 +32,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 1
     out(
         f"predicted {summary['rows']}: valid_json={summary['valid_json']} "
-        f"samples_per_s={summary['samples_per_s']:.2f} output={args.output}"
+        f"samples_per_s={summary['samples_per_s']:.2f} decoding={_words(summary['decoding'])} "
+        f"output={args.output}"
     )
     return 0
+
+
+def _words(decoding: dict[str, bool]) -> str:
+    name = "free"
+    if decoding["grounded"] or decoding["json_constrained"]:
+        name = "grounded" if decoding["grounded"] else "json"
+    return name if decoding["canonicalize"] else f"{name},not-canonicalised"
+
+
+# --decoding: (json_constrained, grounded); None = as recorded with the model.
+DECODINGS: dict[str, tuple[bool | None, bool | None]] = {
+    "auto": (None, None),
+    "free": (False, False),
+    "json": (True, False),
+    "grounded": (True, True),
+}
 
 
 def register(sub: Any) -> None:
@@ -55,15 +73,21 @@ def register(sub: Any) -> None:
         action="store_true",
         help="keep the student's province/city/district as it wrote them",
     )
-    pr.add_argument(
-        "--json-constrained",
-        action="store_true",
-        help="force the six-key JSON skeleton while decoding (as the demo's eval does)",
+    decoding = pr.add_mutually_exclusive_group()
+    decoding.add_argument(
+        "--decoding",
+        choices=list(DECODINGS),
+        default="auto",
+        help="free; json = the six-key JSON skeleton forced; grounded = that, and street, name "
+        "and phone only as spans of the text (transformers). auto (default): as the model's "
+        "eval decoded, recorded beside a promoted model (decoding.json), else free",
     )
-    pr.add_argument(
-        "--grounded",
-        action="store_true",
-        help="street, name and phone only as spans of the text (transformers; implies "
-        "--json-constrained; as the demo's eval does)",
-    )
+    decoding.add_argument(
+        "--json-constrained", dest="decoding", action="store_const", const="json",
+        help="= --decoding json",
+    )  # fmt: skip
+    decoding.add_argument(
+        "--grounded", dest="decoding", action="store_const", const="grounded",
+        help="= --decoding grounded",
+    )  # fmt: skip
     pr.set_defaults(func=cmd_predict)

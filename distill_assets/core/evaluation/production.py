@@ -21,6 +21,7 @@ from typing import Any
 from distill_assets.core.common.artifacts import atomic_write_json, sha256_file
 from distill_assets.core.common.home import artifacts_dir
 from distill_assets.core.common.lineage import LineageError, asset_dir, audit, read_manifest
+from distill_assets.core.student.predict import decoding_of, write_model_decoding
 
 CURRENT = "current.json"
 HISTORY = "history.jsonl"
@@ -71,6 +72,8 @@ def candidate(home: Path, version: str) -> dict[str, Any]:
         "gate": promotion.get("reason", ""),
         "tuned_exact_match": metrics["tuned"]["exact_match"],
         "base_exact_match": metrics["base"]["exact_match"],
+        # how the eval decoded: `distill predict` on the snapshot decodes the same by default
+        "decoding": decoding_of(metrics.get("params", {})),
         "model_files": merged["files"],  # the snapshot is re-verified against these
     }
 
@@ -118,6 +121,7 @@ def promote(home: Path, version: str, reason: str, by: str = "cli") -> dict[str,
     for rel, digest in record["model_files"].items():
         if sha256_file(snap / rel) != digest:
             raise PromotionError(f"snapshot {snap / rel} differs from merged_model's manifest")
+    write_model_decoding(snap, record["decoding"])
     record.update(
         action="promote",
         reason=reason,
@@ -218,6 +222,7 @@ def production_chain(home: Path) -> Chain:
                 "tuned_exact_match": record.get("tuned_exact_match"),
                 "base_exact_match": record.get("base_exact_match"),
                 "gate": record.get("gate"),
+                "decoding": record.get("decoding"),
             },
         ),
     ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from distill_assets.core.common.artifacts import atomic_write_text
+from distill_assets.core.common.artifacts import atomic_write_json, atomic_write_text
 from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.normalize import normalize_text
 from distill_assets.core.common.prompts import student_prompt, teacher_prompt
@@ -17,6 +18,43 @@ from distill_assets.core.student.inference import load_backend
 from distill_assets.core.student.merging import SYSTEM_PROMPT_FILE
 from distill_assets.core.student.postprocess import postprocess
 from distill_assets.core.teacher.answers import parse_prediction
+
+# Beside a promoted model: the decoding its eval measured, so `distill predict` gives by default
+# what the report's figures describe (written by core/evaluation/production.py's promote).
+DECODING_FILE = "decoding.json"
+# The decoding options and their defaults when nothing is recorded: free decoding, canonicalised.
+DECODING_DEFAULTS: dict[str, bool] = {
+    "json_constrained": False,
+    "grounded": False,
+    "canonicalize": True,
+}
+
+
+def decoding_of(params: Mapping[str, Any]) -> dict[str, bool]:
+    """The decoding options an eval ran with (its metrics.json "params")."""
+    return {k: bool(params.get(k, default)) for k, default in DECODING_DEFAULTS.items()}
+
+
+def write_model_decoding(model: Path, decoding: Mapping[str, Any]) -> None:
+    atomic_write_json(Path(model) / DECODING_FILE, decoding_of(decoding))
+
+
+def model_decoding(
+    model: Path, backend: str = "transformers", log: Logger = null_log, **chosen: bool | None
+) -> dict[str, bool]:
+    """The options a caller chose, the rest as recorded with the model (DECODING_FILE), else
+    DECODING_DEFAULTS. Grounding is a transformers-only processor: on vLLM a recorded grounded
+    decoding becomes the JSON skeleton alone, and the log says so."""
+    saved_path = Path(model) / DECODING_FILE
+    saved = json.loads(saved_path.read_text("utf-8")) if saved_path.exists() else {}
+    decoding = decoding_of(saved)
+    decoding.update({k: bool(v) for k, v in chosen.items() if v is not None})
+    if saved:
+        log(f"predict: decoding as recorded with the model ({saved_path}): {decoding}")
+    if backend == "vllm" and decoding["grounded"] and chosen.get("grounded") is None:
+        decoding["grounded"] = False
+        log("predict: grounded decoding is transformers-only; vLLM forces the JSON skeleton only")
+    return decoding
 
 
 def model_system_prompt(model: Path, prompt: str = "auto") -> str:
@@ -76,23 +114,32 @@ def predict_file(
     prompt: str = "auto",
     batch_size: int = 16,
     max_new_tokens: int = 256,
-    canonicalize: bool = True,
-    json_constrained: bool = False,
-    grounded: bool = False,
+    canonicalize: bool | None = None,
+    json_constrained: bool | None = None,
+    grounded: bool | None = None,
     log: Logger = null_log,
 ) -> dict[str, Any]:
     """One JSON object per input row: id, the six fields ("" when invalid), valid_json,
-    divisions (what canonicalisation did) and the raw output."""
+    divisions (what canonicalisation did) and the raw output. Options left None decode as the
+    model's eval did (`model_decoding`)."""
     frame = read_text_table(input_path)
     system = model_system_prompt(model, prompt)
     texts = frame["text"].tolist()
+    decoding = model_decoding(
+        model,
+        backend,
+        log,
+        canonicalize=canonicalize,
+        json_constrained=json_constrained,
+        grounded=grounded,
+    )
     runner = load_backend(
         backend,
         model,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
-        json_constrained=json_constrained,
-        grounded=grounded,
+        json_constrained=decoding["json_constrained"],
+        grounded=decoding["grounded"],
         log=log,
     )
     started = time.perf_counter()
@@ -104,7 +151,7 @@ def predict_file(
     lines: list[str] = []
     valid = 0
     for row_id, text, gen in zip(frame["id"].tolist(), texts, generations, strict=True):
-        fields, ok, divisions = read_answer(gen.text, text, canonicalize)
+        fields, ok, divisions = read_answer(gen.text, text, decoding["canonicalize"])
         valid += ok
         row = {"id": row_id, **fields, "valid_json": ok, "divisions": divisions, "output": gen.text}
         lines.append(json.dumps(row, ensure_ascii=False))
@@ -114,4 +161,5 @@ def predict_file(
         "valid_json": valid,
         "samples_per_s": len(lines) / wall if wall > 0 else 0.0,
         "wall_s": wall,
+        "decoding": decoding,
     }

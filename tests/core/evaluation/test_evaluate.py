@@ -372,3 +372,16 @@ def test_eval_and_predict_decode_alike(tmp_path: Path, monkeypatch) -> None:
     seen.clear()
     predict.predict_file(Path("m"), src, tmp_path / "p.jsonl", grounded=True)
     assert seen[0]["grounded"] is True
+    # A promoted model carries its eval's decoding; predict uses it unless told otherwise.
+    model = tmp_path / "promoted"
+    model.mkdir()
+    predict.write_model_decoding(model, res.metrics["params"])
+    seen.clear()
+    summary = predict.predict_file(model, src, tmp_path / "p.jsonl")
+    assert seen[0]["grounded"] and seen[0]["json_constrained"] and summary["decoding"]["grounded"]
+    seen.clear()
+    predict.predict_file(model, src, tmp_path / "p.jsonl", json_constrained=False, grounded=False)
+    assert not seen[0]["grounded"] and not seen[0]["json_constrained"]
+    seen.clear()
+    predict.predict_file(Path("m"), src, tmp_path / "p.jsonl")  # nothing recorded: free
+    assert not seen[0]["grounded"] and not seen[0]["json_constrained"]

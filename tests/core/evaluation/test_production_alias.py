@@ -20,6 +20,10 @@ def test_promote_points_the_alias_at_a_frozen_copy(tmp_path: Path):
     link = tmp_path / "production" / "model"
     assert link.is_symlink() and link.resolve() == Path(current["model_path"]).resolve()
     assert (link / "config.json").read_text("utf-8") == '{"model_type": "qwen3"}'
+    # The eval's decoding goes with the model, for `distill predict` to decode alike by default.
+    decoding = {"json_constrained": True, "grounded": True, "canonicalize": True}
+    assert current["decoding"] == decoding
+    assert json.loads((link / "decoding.json").read_text("utf-8")) == decoding
     assert prod.read_current(tmp_path) == current
     # A rebuild of the partition later does not change what production holds.
     (tmp_path / "artifacts" / "v1" / "merged_model" / "config.json").unlink()
