@@ -45,7 +45,7 @@ class EvalParams:
     # as `distill predict` and a served model's client read them); False judges the raw ones.
     canonicalize: bool = True
     device: str | None = None  # None: cuda when available, else cpu
-    dtype: str | None = None  # None: bf16 on cuda, fp32 on cpu
+    dtype: str | None = None  # None: bf16 on cuda and on an AMX cpu, else fp32 (fast_bf16)
     promotion_threshold: float | None = None  # shown in the report when set
     n_errors: int = 8  # worst errors shown (masked) in the report
     n_examples: int = 3  # masked examples per kind of miss

@@ -38,7 +38,8 @@ class LoraParams:
     # costs about what the padding saved.
     packing: bool = False
     # Precision / speed
-    bf16: bool | None = None  # None = auto: bf16 on a CUDA device that supports it, fp32 on CPU
+    # None = auto: bf16 on a CUDA device that supports it and on a CPU with AMX, else fp32
+    bf16: bool | None = None
     answer_only_logits: bool = True  # apply the output head only where the loss is computed
     gradient_checkpointing: bool = False  # trade compute for memory (large models on GPU)
     # Learning curve: exact match on this many validation rows at `curve_points` evenly spaced

@@ -209,6 +209,29 @@ def test_strip_think_and_unknown_kinds() -> None:
             load_backend("vllm", "x")
 
 
+def test_grounded_streets_start_where_a_street_can(tiny_model_dir: Path, one_thread: None) -> None:
+    """A student that starts the street inside a word ("民路25号" of 人民路25号) is moved to a
+    start the text allows (after a division, a label or a separator)."""
+    from distill_assets.core.student.json_decoding import street_starts
+
+    text = TEXTS[0]
+    b = load_backend("transformers", tiny_model_dir, max_new_tokens=90, batch_size=1)
+    assert isinstance(b, TransformersBackend)
+    wish = _RECALLED.replace('"人民路99号"', '"民路25号"')
+    b.prior_processors.append(_steer(b, wish))
+    b.json_constrained = True
+    (free,) = b.generate([(student_prompt(), text)])
+    assert json.loads(free.text)["specific_location"] == "民路25号"
+    b.prior_processors[:] = [_steer(b, wish)]
+    b.grounded = True
+    (grounded,) = b.generate([(student_prompt(), text)])
+    loc = json.loads(grounded.text)["specific_location"]
+    starts = street_starts(text)
+    at = [i for i in range(len(text)) if text.startswith(loc, i)]
+    assert loc and any(len(text[:i].encode()) in starts for i in at), loc
+    b.close()
+
+
 def test_grounded_names_do_not_start_at_a_division_name(
     tiny_model_dir: Path, one_thread: None
 ) -> None:
