@@ -142,12 +142,18 @@ def _benchmark_scores(
     benchmarks: Sequence[Benchmark],
     p: EvalParams,
     log: Logger,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """(each benchmark's figures, its prediction rows for `predictions_bench_<name>.jsonl`)."""
+    from distill_assets.core.evaluation.outputs import prediction_rows
+
     out: dict[str, Any] = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
     for b in benchmarks:
         run = run_model(tuned_model, system, b.texts, p.backend_options(), f"bench:{b.name}", log)
         views = read_views(run.outputs, b.texts)
         styles = b.frame["style"].astype(str).tolist()
+        bench_set = TestSet(frame=b.frame, texts=b.texts, refs=b.golds, golds=None, styles=styles)
+        rows[b.name] = prediction_rows(bench_set, run, views, p.judged)
         out[b.name] = {
             "n": len(b.frame),
             "sha256": b.sha256,
@@ -155,7 +161,7 @@ def _benchmark_scores(
             "tuned_raw": _scores(views.raw, b.golds, styles),
         }
         log(f"eval: benchmark {b.name}: exact {out[b.name]['tuned']['exact_match']:.3f}")
-    return out
+    return out, rows
 
 
 def build_metrics(
@@ -221,7 +227,9 @@ def evaluate(
     metrics = build_metrics(data, base_views, tuned_views, tuned_run, params)
     metrics["base"] |= {**base_run.perf, "prompt_hash": prompt_hash(base_sys)}
     metrics["tuned"] |= {**tuned_run.perf, "prompt_hash": prompt_hash(tuned_sys)}
-    metrics["benchmarks"] = _benchmark_scores(tuned_model, tuned_sys, benchmarks, params, log)
+    metrics["benchmarks"], bench_rows = _benchmark_scores(
+        tuned_model, tuned_sys, benchmarks, params, log
+    )
     metrics["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     metrics["params"] = asdict(params)
     metrics["models"] = {"base": str(base_model), "tuned": str(tuned_model)}
@@ -248,7 +256,14 @@ def evaluate(
         gate = promotion_gate(metrics, params.promotion_threshold)
         metrics["promotion_gate"] = {"passed": gate[0], "reason": gate[1]}
     report_md, paths = write_outputs(
-        out_dir, data, (base_run, base_views), (tuned_run, tuned_views), metrics, gate, params
+        out_dir,
+        data,
+        (base_run, base_views),
+        (tuned_run, tuned_views),
+        metrics,
+        gate,
+        params,
+        bench_rows,
     )
     log(
         f"eval: base exact={metrics['base']['exact_match']:.3f} "

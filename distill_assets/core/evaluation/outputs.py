@@ -103,8 +103,11 @@ def write_outputs(
     metrics: dict[str, Any],
     gate: tuple[bool, str] | None,
     params: EvalParams,
+    benchmark_rows: dict[str, list[dict[str, Any]]] | None = None,
 ) -> tuple[str, dict[str, Path]]:
-    """`base` and `tuned` are each model's run and its answers as evaluate() read them."""
+    """`base` and `tuned` are each model's run and its answers as evaluate() read them;
+    `benchmark_rows` the tuned student's rows on each benchmark, the reference being its gold
+    (`predictions_bench_<name>.jsonl`)."""
     from distill_assets.core.evaluation.report import render_html, render_markdown
 
     base_rows = prediction_rows(data, *base, params.judged)
@@ -121,6 +124,9 @@ def write_outputs(
     }
     atomic_write_text(paths["predictions_base"], _jsonl(base_rows))
     atomic_write_text(paths["predictions_tuned"], _jsonl(tuned_rows))
+    for name, rows in (benchmark_rows or {}).items():
+        paths[f"predictions_bench_{name}"] = out_dir / f"predictions_bench_{name}.jsonl"
+        atomic_write_text(paths[f"predictions_bench_{name}"], _jsonl(rows))
     atomic_write_bytes(paths["field_accuracy_png"], field_accuracy_png(metrics))
     atomic_write_text(paths["report_md"], report_md)
     atomic_write_text(paths["report_html"], render_html(metrics, errors, gate, CHART))

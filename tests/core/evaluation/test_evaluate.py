@@ -385,3 +385,26 @@ def test_eval_and_predict_decode_alike(tmp_path: Path, monkeypatch) -> None:
     seen.clear()
     predict.predict_file(Path("m"), src, tmp_path / "p.jsonl")  # nothing recorded: free
     assert not seen[0]["grounded"] and not seen[0]["json_constrained"]
+
+
+def test_benchmark_predictions_are_written_for_error_analysis(tmp_path: Path, monkeypatch) -> None:
+    """Each benchmark's rows go to predictions_bench_<name>.jsonl, judged against its gold."""
+    from distill_assets.core.data.benchmarks import Benchmark
+
+    ds = _dataset(tmp_path / "ds")
+    labels = _labels_by_text(ds)
+    answers = {t: label_to_json(lab) for t, lab in labels.items()}
+    monkeypatch.setattr(inference, "load_backend", lambda *a, **k: ScriptedBackend(answers, labels))
+    texts = list(labels)[:3]
+    frame = pd.DataFrame({"id": ["g0", "g1", "g2"], "text": texts, "style": "shop"})
+    for f in FIELDS:
+        frame[f"gold_{f}"] = [labels[t][f] for t in texts]
+    frame.loc[2, "gold_name"] = "另一人"  # the student (= the teacher) is wrong on this one
+    bench = Benchmark("shop", frame, "sha")
+    m = evaluate("b", "t", ds, tmp_path / "out", EvalParams(), benchmarks=[bench]).metrics
+    assert m["benchmarks"]["shop"]["tuned"]["exact_match"] == pytest.approx(2 / 3)
+    path = tmp_path / "out" / "predictions_bench_shop.jsonl"
+    rows = [json.loads(x) for x in path.read_text("utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["g0", "g1", "g2"]
+    assert [r["correct"] for r in rows] == [True, True, False]
+    assert rows[2]["wrong_fields"] == ["name"] and rows[2]["reference"]["name"] == "另一人"
