@@ -35,9 +35,9 @@ from distill_assets.core.common.columns import frame_sha256
 from distill_assets.core.common.log import Logger
 from distill_assets.core.common.prompts import prompt_hash, student_prompt
 from distill_assets.core.common.schema import FIELDS, REVIEW_STATUSES
-from distill_assets.core.dataset.formats import (  # _payload: a string array's bytes, no copy
-    _payload,
+from distill_assets.core.dataset.formats import (
     alpaca_array,
+    array_bytes,
     json_quote_array,
     messages_array,
     quoted_label_json_array,
@@ -100,8 +100,8 @@ def _write_split(tmp: Path, split_name: str, table: pa.Table, idx: np.ndarray, s
         atomic_writer(tmp / f"{split_name}.messages.jsonl") as messages,
     ):
         for a_lines, m_lines in _record_chunks(table, idx, system):
-            alpaca.write(_payload(a_lines))
-            messages.write(_payload(m_lines))
+            alpaca.write(array_bytes(a_lines))
+            messages.write(array_bytes(m_lines))
 
 
 def write_dataset_folder(

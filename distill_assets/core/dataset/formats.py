@@ -131,7 +131,7 @@ def messages_array(
     )
 
 
-def _payload(arr: pa.Array) -> memoryview:
+def array_bytes(arr: pa.Array) -> memoryview:
     """The concatenated UTF-8 bytes of a large_string array, without copying."""
     arr = strict_large(arr)
     n = len(arr)
@@ -150,6 +150,6 @@ def write_string_array(path: str | os.PathLike[str], lines: pa.Array | Iterable[
     with atomic_writer(path) as fh:
         for chunk in chunks:
             arr = strict_large(chunk)
-            fh.write(_payload(arr))
+            fh.write(array_bytes(arr))
             n += len(arr)
     return n

@@ -24,6 +24,12 @@ from distill_assets.core.dataset.folder import (
     dataset_student_prompt,
     read_dataset,
 )
+from distill_assets.core.dataset.formats import (
+    alpaca_array,
+    array_bytes,
+    label_json_array,
+    messages_array,
+)
 from distill_assets.core.dataset.split import SPLITS, find_leaks
 from distill_assets.core.teacher.ledger import failure_rate
 
@@ -134,6 +140,10 @@ def _schema(d: Path) -> tuple[bool, str]:
     split = df["split"].to_numpy(dtype=object)
     for s in SPLITS:
         part = df[split == s]
+        out = label_json_array({f: part[f] for f in FIELDS})
+        kinds = ("alpaca", "messages")
+        if all(_is_written_form(d / f"{s}.{k}.jsonl", k, part, out, prompt) for k in kinds):
+            continue
         want_texts = part["text"].tolist()
         want_out = [
             label_to_json(dict(zip(FIELDS, vals, strict=True)))
@@ -152,6 +162,38 @@ def _schema(d: Path) -> tuple[bool, str]:
             if n != len(want_texts):
                 return False, f"{path.name}: {n} lines, dataset.parquet has {len(want_texts)} {s}"
     return True, f"{len(df)} rows, {len(DATASET_FILES)} files consistent"
+
+
+def _is_written_form(path: Path, kind: str, part: pd.DataFrame, out: pa.Array, prompt: str) -> bool:
+    """The fast path (the line-by-line check re-parses every record in Python: 70% of the
+    step at 100k rows): the file is byte for byte the lines the dataset writer makes of these
+    dataset.parquet rows, and Arrow's JSON reader parses every line to the record's keys. Any
+    doubt: False, and the line-by-line check says what is wrong."""
+    from pyarrow import json as pa_json
+
+    render = alpaca_array if kind == "alpaca" else messages_array
+    want = array_bytes(render(part["text"], out, system=prompt)).cast("B")  # bytes compare as B
+    pos = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            if want[pos : pos + len(chunk)] != chunk:
+                return False
+            pos += len(chunk)
+    if pos != len(want):
+        return False
+    if part.empty:
+        return True
+    keys = ["instruction", "input", "output", "system"] if kind == "alpaca" else ["messages"]
+    rows = 0
+    try:
+        with pa_json.open_json(path) as reader:
+            if sorted(reader.schema.names) != sorted(keys):
+                return False
+            for batch in reader:
+                rows += batch.num_rows
+    except pa.ArrowInvalid:
+        return False
+    return rows == len(part)
 
 
 def _check_record(kind: str, line: str, prompt: str, text: str, output: str) -> str:

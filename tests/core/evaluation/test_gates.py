@@ -61,3 +61,30 @@ def test_check_drop_rate_accepts_result_manifest_and_path(tmp_path):
     assert check_drop_rate(res.out_dir, 0.2).passed
     assert not check_drop_rate(res.out_dir / "manifest.json", 0.05).passed
     assert check_drop_rate(res.manifest(), 0.2).passed
+
+
+def test_check_schema_reads_the_writers_files_without_parsing_each_line(tmp_path, monkeypatch):
+    """Files byte for byte as the writer makes them pass without the per-line check; a file
+    written otherwise (here: the same records with other spacing) gets the per-line check."""
+    from distill_assets.core.evaluation import gates
+
+    res = build(tmp_path, filler(20))
+    seen: list[str] = []
+    real = gates._check_record
+
+    def spy(kind, line, *args):
+        seen.append(kind)
+        return real(kind, line, *args)
+
+    monkeypatch.setattr(gates, "_check_record", spy)
+    assert check_schema(res.out_dir).passed and seen == []
+    p = res.out_dir / "train.alpaca.jsonl"
+    lines = p.read_text("utf-8").splitlines()
+    p.write_text(
+        "".join(
+            json.dumps(json.loads(x), indent=None, separators=(",", ":"), ensure_ascii=False) + "\n"
+            for x in lines
+        ),
+        "utf-8",
+    )
+    assert check_schema(res.out_dir).passed and "alpaca" in seen
