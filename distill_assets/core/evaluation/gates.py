@@ -164,7 +164,7 @@ def _schema(d: Path) -> tuple[bool, str]:
     return True, f"{len(df)} rows, {len(DATASET_FILES)} files consistent"
 
 
-def _is_written_form(path: Path, kind: str, part: pd.DataFrame, out: pa.Array, prompt: str) -> bool:
+def _is_written_form(path: Path, kind: str, part: Any, out: pa.Array, prompt: str) -> bool:
     """The fast path (the line-by-line check re-parses every record in Python: 70% of the
     step at 100k rows): the file is byte for byte the lines the dataset writer makes of these
     dataset.parquet rows, and Arrow's JSON reader parses every line to the record's keys. Any
