@@ -39,10 +39,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _words(decoding: dict[str, bool]) -> str:
-    name = "free"
-    if decoding["grounded"] or decoding["json_constrained"]:
-        name = "grounded" if decoding["grounded"] else "json"
-    return name if decoding["canonicalize"] else f"{name},not-canonicalised"
+    d = decoding
+    name = "grounded" if d["grounded"] else "json" if d["json_constrained"] else "free"
+    return name if d["canonicalize"] else f"{name},not-canonicalised"
 
 
 # --decoding: (json_constrained, grounded); None = as recorded with the model.

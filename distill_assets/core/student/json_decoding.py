@@ -220,16 +220,24 @@ def division_starts(text: str) -> set[int]:
     short name (云南, 新疆) starts."""
     from distill_assets.core.regions.tables import P, names_at
 
-    out: set[int] = set()
-    offset = 0
-    for i, ch in enumerate(text):
+    offsets = _byte_offsets(text)
+    return {
+        offsets[i]
+        for i in range(len(text))
         if any(
             ln >= 2 and any(e.full or e.level == P for e in entries)
             for ln, entries in names_at(text, i)
-        ):
-            out.add(offset)
-        offset += len(ch.encode("utf-8"))
-    return out
+        )
+    }
+
+
+def _byte_offsets(text: str) -> list[int]:
+    """The UTF-8 byte offset of each character of `text` (and of its end): grounding works on
+    bytes, the gazetteer scans on characters."""
+    offsets = [0]
+    for ch in text:
+        offsets.append(offsets[-1] + len(ch.encode("utf-8")))
+    return offsets
 
 
 def street_starts(text: str) -> set[int]:
@@ -254,9 +262,7 @@ def street_starts(text: str) -> set[int]:
     for label in find_labels(text):
         barred.add(label.start)
         after.add(label.end)
-    offsets = [0]
-    for ch in text:
-        offsets.append(offsets[-1] + len(ch.encode("utf-8")))
+    offsets = _byte_offsets(text)
     return {offsets[i] for i in after - barred if i < len(text)}
 
 

@@ -258,7 +258,7 @@ def _use_bf16(params: LoraParams, cuda: bool, log: Logger) -> bool:
 
     fast = bool(torch.cuda.is_bf16_supported()) if cuda else fast_bf16("cpu")
     bf16 = params.bf16 if params.bf16 is not None else fast
-    if bf16 and not fast:
+    if bf16 and not cuda and not fast:
         log("train: bf16 requested on a CPU without AMX; using fp32 (bf16 is slower there)")
         return False
     return bf16

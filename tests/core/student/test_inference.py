@@ -209,27 +209,34 @@ def test_strip_think_and_unknown_kinds() -> None:
             load_backend("vllm", "x")
 
 
+def _steered_free_then_grounded(model_dir: Path, text: str, wish: str) -> tuple[dict, dict]:
+    """The answers (parsed) of the tiny model steered towards `wish`: with the JSON skeleton
+    only, then grounded."""
+    b = load_backend("transformers", model_dir, max_new_tokens=90, batch_size=1)
+    assert isinstance(b, TransformersBackend)
+    b.prior_processors.append(_steer(b, wish))
+    b.json_constrained = True
+    (free,) = b.generate([(student_prompt(), text)])
+    b.prior_processors[:] = [_steer(b, wish)]
+    b.grounded = True
+    (grounded,) = b.generate([(student_prompt(), text)])
+    b.close()
+    return json.loads(free.text), json.loads(grounded.text)
+
+
 def test_grounded_streets_start_where_a_street_can(tiny_model_dir: Path, one_thread: None) -> None:
     """A student that starts the street inside a word ("民路25号" of 人民路25号) is moved to a
     start the text allows (after a division, a label or a separator)."""
     from distill_assets.core.student.json_decoding import street_starts
 
     text = TEXTS[0]
-    b = load_backend("transformers", tiny_model_dir, max_new_tokens=90, batch_size=1)
-    assert isinstance(b, TransformersBackend)
     wish = _RECALLED.replace('"人民路99号"', '"民路25号"')
-    b.prior_processors.append(_steer(b, wish))
-    b.json_constrained = True
-    (free,) = b.generate([(student_prompt(), text)])
-    assert json.loads(free.text)["specific_location"] == "民路25号"
-    b.prior_processors[:] = [_steer(b, wish)]
-    b.grounded = True
-    (grounded,) = b.generate([(student_prompt(), text)])
-    loc = json.loads(grounded.text)["specific_location"]
+    free, grounded = _steered_free_then_grounded(tiny_model_dir, text, wish)
+    assert free["specific_location"] == "民路25号"
+    loc = grounded["specific_location"]
     starts = street_starts(text)
     at = [i for i in range(len(text)) if text.startswith(loc, i)]
     assert loc and any(len(text[:i].encode()) in starts for i in at), loc
-    b.close()
 
 
 def test_grounded_names_do_not_start_at_a_division_name(
@@ -242,17 +249,8 @@ def test_grounded_names_do_not_start_at_a_division_name(
     text = TEXTS[0]
     starts = sorted(division_starts(text))
     assert starts == [len(text[: text.index("大理市")].encode())]
-    b = load_backend("transformers", tiny_model_dir, max_new_tokens=90, batch_size=1)
-    assert isinstance(b, TransformersBackend)
     wish = _RECALLED.replace('"人民路99号"', '"人民路25号"').replace('"张三"', '"大理市"')
-    b.prior_processors.append(_steer(b, wish))
-    b.json_constrained = True
-    (free,) = b.generate([(student_prompt(), text)])
-    assert json.loads(free.text)["name"] == "大理市"
-    b.prior_processors[:] = [_steer(b, wish)]
-    b.grounded = True
-    (grounded,) = b.generate([(student_prompt(), text)])
-    parsed = json.loads(grounded.text)
+    free, parsed = _steered_free_then_grounded(tiny_model_dir, text, wish)
+    assert free["name"] == "大理市"
     assert parsed["specific_location"] == "人民路25号"
     assert not parsed["name"].startswith("大理市") and parsed["name"] in text
-    b.close()
