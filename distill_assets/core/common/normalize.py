@@ -79,6 +79,8 @@ def normalize_phone(s: str) -> str:
     "+86 232-0475-3945" -> "23204753945"; "(+86)138…" and "8613800138000" -> "13800138000";
     "0871-65123456" -> "087165123456"; "138… / 139…" -> the first; "无" -> "".
     """
+    if s and s.isascii() and s.isdigit():  # the common case, which every step below leaves as is
+        return _drop_country_code(s, False)
     part = normalize_text(_first_number((s or "").translate(_TRANSLATE)))
     return _drop_country_code(re.sub(_NON_DIGIT, "", part), bool(_PHONE_CC_RE.match(part)))
 

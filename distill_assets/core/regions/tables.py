@@ -29,6 +29,13 @@ GAZETTEER_VERSION: str = _gazetteer_version()
 MUNICIPALITIES = frozenset({"北京市", "天津市", "上海市", "重庆市"})
 # Not part of the 31 mainland provinces the label convention is about, but still parseable.
 NON_MAINLAND = frozenset({"台湾省", "香港特别行政区", "澳门特别行政区", "国外"})
+_NON_MAINLAND_WORDS = ("台湾", "香港", "澳门")
+
+
+def names_non_mainland(text: str) -> bool:
+    """Whether `text` names Taiwan, Hong Kong or Macau: only then may a reading lie there
+    (中山区 is Dalian's, not Taipei's, unless the text says 台湾)."""
+    return any(w in text for w in _NON_MAINLAND_WORDS)
 
 
 _ETHNIC = sorted(

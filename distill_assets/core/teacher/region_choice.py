@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from distill_assets.core.regions.canonical import mention_readings
 from distill_assets.core.regions.clues import area_code_cities, postcode_province
-from distill_assets.core.regions.tables import NON_MAINLAND, C, D, Entry, P, name_index
+from distill_assets.core.regions.tables import (
+    NON_MAINLAND,
+    C,
+    D,
+    Entry,
+    P,
+    name_index,
+    names_non_mainland,
+)
 from distill_assets.core.teacher.text_cues import (
     ADMIN_SUFFIX,
     PLACE_WORDS,
@@ -26,7 +35,6 @@ from distill_assets.core.teacher.text_cues import (
 
 Mention = tuple[int, int, tuple[Entry, ...]]
 Triple = tuple[str, str, str]
-_NON_MAINLAND_WORDS = ("台湾", "香港", "澳门")
 
 
 @dataclass
@@ -56,6 +64,7 @@ def find_mentions(text: str, blocked: list[bool]) -> list[Mention]:
     start_re = _mention_start()
     out: list[Mention] = []
     i, n = 0, len(text)
+    free_to = -1  # a name must end before the next blocked char, the first one past i
     while i < n:
         found = start_re.search(text, i)
         if found is None:
@@ -65,10 +74,11 @@ def find_mentions(text: str, blocked: list[bool]) -> list[Mention]:
             i += 1
             continue
         ch = text[i]
-        try:
-            free_to = blocked.index(True, i)  # a name must end before the next blocked char
-        except ValueError:
-            free_to = n
+        if free_to < i:
+            try:
+                free_to = blocked.index(True, i)
+            except ValueError:
+                free_to = n
         hit = None
         for ln in lengths[ch]:
             j = i + ln
@@ -123,20 +133,31 @@ def _by_level(ms: list[Mention]) -> list[Mention]:
     return sorted(ms, key=lambda m: (min(e.level for e in m[2]), m[0]))
 
 
+@dataclass(frozen=True)
+class _Reads:
+    """The readings of one chain of mentions, with and without Taiwan, Hong Kong and Macau."""
+
+    every: tuple[Triple, ...]
+    mainland: tuple[Triple, ...]
+    names_outside: bool  # a mention is one of their provinces or cities
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _mention_readings(options: tuple[tuple[Entry, ...], ...]) -> tuple[Triple, ...]:
+def _mention_readings(options: tuple[tuple[Entry, ...], ...]) -> _Reads:
     """`mention_readings`, once per distinct chain of mentions: the same few thousand division
     names recur across a batch, and the product over their readings is the costly part."""
-    return tuple(mention_readings(options))
-
-
-def _readings(text: str, sub: list[Mention]) -> list[Triple]:
-    """Readings of `sub`; Taiwan, Hong Kong and Macau only when the text names them."""
-    found = list(_mention_readings(tuple(m[2] for m in sub)))
-    named = any(w in text for w in _NON_MAINLAND_WORDS) or any(
-        e.level in (P, C) and e.province in NON_MAINLAND for m in sub for e in m[2]
+    every = tuple(mention_readings(options))
+    return _Reads(
+        every,
+        tuple(r for r in every if r[0] not in NON_MAINLAND),
+        any(e.level in (P, C) and e.province in NON_MAINLAND for o in options for e in o),
     )
-    return found if named else [r for r in found if r[0] not in NON_MAINLAND]
+
+
+def _readings(sub: list[Mention], text_names_outside: bool) -> tuple[Triple, ...]:
+    """Readings of `sub`; Taiwan, Hong Kong and Macau only when the text names them."""
+    found = _mention_readings(tuple(m[2] for m in sub))
+    return found.every if text_names_outside or found.names_outside else found.mainland
 
 
 def _is_strong(m: Mention) -> bool:
@@ -144,63 +165,81 @@ def _is_strong(m: Mention) -> bool:
     return any(e.full or e.level == P for e in m[2])
 
 
-def _depth(readings: list[Triple]) -> int:
+def _is_full(m: Mention) -> bool:
+    return any(e.full for e in m[2])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _depth(readings: tuple[Triple, ...]) -> int:
     return max(sum(1 for x in r if x) for r in readings)
+
+
+Key = tuple[int, int, int, int, int]
+
+
+def _key(n: int, n_strong: int, n_full: int, readings: tuple[Triple, ...], start: int) -> Key:
+    """More mentions, then provinces and full names, then depth ("香港九龙" is Hong Kong,
+    not the county 九龙县 of Sichuan)."""
+    return (n, n_strong, n_full, _depth(readings), -start)
 
 
 @dataclass
 class _Sub:
     sub: list[Mention]
-    readings: list[Triple]
+    readings: tuple[Triple, ...]
     conflict: list[Mention]  # the strong mentions of the run, when they contradict each other
+    key: Key
 
-    @functools.cached_property
-    def key(self) -> tuple[int, int, int, int, int]:
-        """More mentions, then provinces and full names, then depth ("香港九龙" is Hong Kong,
-        not the county 九龙县 of Sichuan)."""
-        n_strong = sum(_is_strong(m) for m in self.sub)
-        n_full = sum(any(e.full for e in m[2]) for m in self.sub)
-        return (len(self.sub), n_strong, n_full, _depth(self.readings), -self.sub[0][0])
+    @classmethod
+    def of(cls, sub: list[Mention], readings: tuple[Triple, ...], conflict: list[Mention]) -> _Sub:
+        n_strong = sum(_is_strong(m) for m in sub)
+        n_full = sum(_is_full(m) for m in sub)
+        return cls(sub, readings, conflict, _key(len(sub), n_strong, n_full, readings, sub[0][0]))
 
 
-def _best_of_run(text: str, run: list[Mention]) -> _Sub | None:
-    strong = [m for m in run if _is_strong(m)]
-    conflict = strong if len(strong) >= 2 and not _readings(text, _by_level(strong)) else []
+def _best_of_run(run: list[Mention], outside: bool) -> _Sub | None:
+    strong = [_is_strong(m) for m in run]
+    full = [_is_full(m) for m in run]
+    strong_ms = [m for m, s in zip(run, strong, strict=True) if s]
+    conflict = (
+        strong_ms if len(strong_ms) >= 2 and not _readings(_by_level(strong_ms), outside) else []
+    )
     # Any contiguous part of a run may be the address ("宏伟 北京市平谷区": a name first).
     best: _Sub | None = None
     for a in range(len(run)):
         for b in range(len(run), a, -1):
-            readings = _readings(text, run[a:b])
+            readings = _readings(run[a:b], outside)
             if readings:
-                cand = _Sub(run[a:b], readings, conflict)
-                if best is None or cand.key > best.key:
-                    best = cand
+                key = _key(b - a, sum(strong[a:b]), sum(full[a:b]), readings, run[a][0])
+                if best is None or key > best.key:
+                    best = _Sub(run[a:b], readings, conflict, key)
                 break
     return best
 
 
-def _merge_lines(text: str, best: _Sub, others: list[_Sub]) -> _Sub:
+def _merge_lines(best: _Sub, others: list[_Sub], outside: bool) -> _Sub:
     """Divisions split over lines ("所在地区：辽宁省 大连市" / "详细地址：中山区…") read together;
     only a line with an official full name joins (a name such as 马龙 is a district too)."""
     for other in others:
-        if not any(any(e.full for e in m[2]) for m in other.sub):
+        if not any(_is_full(m) for m in other.sub):
             continue
-        readings = _readings(text, _by_level(best.sub + other.sub))
+        merged = _by_level(best.sub + other.sub)
+        readings = _readings(merged, outside)
         if readings and (
             _depth(readings) > _depth(best.readings) or len(readings) < len(best.readings)
         ):
-            best = _Sub(_by_level(best.sub + other.sub), readings, best.conflict or other.conflict)
+            best = _Sub.of(merged, readings, best.conflict or other.conflict)
     return best
 
 
-def _narrow(readings: list[Triple], keep) -> list[Triple]:  # noqa: ANN001 - a predicate
+def _narrow(readings: Sequence[Triple], keep) -> Sequence[Triple]:  # noqa: ANN001 - a predicate
     narrowed = [r for r in readings if keep(r)]
     return narrowed or readings
 
 
 def _apply_clues(
     text: str, best: _Sub, mentions: list[Mention], phone: str, postcodes: list[str]
-) -> list[Triple]:
+) -> Sequence[Triple]:
     """Narrow the readings with every other clue; a clue that would leave none is ignored."""
     readings = best.readings
     used = {m[0] for m in best.sub}
@@ -219,7 +258,9 @@ def _apply_clues(
     return readings
 
 
-def _contradicting(best: _Sub, mentions: list[Mention], readings: list[Triple]) -> list[Mention]:
+def _contradicting(
+    best: _Sub, mentions: list[Mention], readings: Sequence[Triple]
+) -> list[Mention]:
     """The address and a province or city named elsewhere in the text that no reading of the
     address fits ("上海市黄浦区… 北京市东城区…": two places, so no answer is safe)."""
     used = {m[0] for m in best.sub}
@@ -240,7 +281,7 @@ def _level_in(m: Mention, reading: Triple) -> int:
     return max(fits, default=-1)
 
 
-def _fmt(readings: list[Triple]) -> str:
+def _fmt(readings: Sequence[Triple]) -> str:
     return "; ".join("/".join(x for x in r if x) for r in readings)
 
 
@@ -249,11 +290,12 @@ def choose_region(
 ) -> RegionChoice | None:
     """The division of the address in `text`, or None when the text names no division."""
     mentions = find_mentions(text, blocked)
-    subs = [s for run in _runs(text, mentions) if (s := _best_of_run(text, run)) is not None]
+    outside = names_non_mainland(text)
+    subs = [s for run in _runs(text, mentions) if (s := _best_of_run(run, outside)) is not None]
     if not subs:
         return None
     first = max(subs, key=lambda s: s.key)
-    best = _merge_lines(text, first, [s for s in subs if s is not first])
+    best = _merge_lines(first, [s for s in subs if s is not first], outside)
     readings = _apply_clues(text, best, mentions, phone, postcodes or [])
     last = max(best.sub, key=lambda m: (_level_in(m, readings[0]), m[0]))
     spans = [(m[0], m[1]) for m in best.sub]
