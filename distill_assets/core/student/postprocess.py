@@ -17,18 +17,34 @@ name or phone starts, with the label word before it ("收件人：").
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from distill_assets.core.common.normalize import phone_haystack
+from distill_assets.core.common.normalize import normalize_phone, phone_haystack
 from distill_assets.core.common.schema import REGION_FIELDS
 from distill_assets.core.regions.canonical import region_readings
+from distill_assets.core.regions.clues import area_code_cities, postcode_province, postcode_spans
 from distill_assets.core.regions.tables import (
+    NON_MAINLAND,
     city_short_forms,
     district_short_forms,
+    lookup,
     names_at,
+    names_non_mainland,
     province_short_forms,
 )
-from distill_assets.core.teacher.text_cues import STRIP, find_labels
+from distill_assets.core.teacher.text_cues import (
+    STRIP,
+    WS,
+    clean_chunk,
+    clean_loc,
+    find_labels,
+    find_phones,
+    hard_positions,
+    is_hard,
+    looks_like_any_name,
+)
 
 Triple = tuple[str, str, str]
 
@@ -38,24 +54,23 @@ CANONICAL = "canonical"  # filled / renamed, every field the student wrote agree
 RELAXED = "relaxed"  # a field the student wrote contradicted the result and was replaced
 UNRESOLVED = "unresolved"  # nothing consistent, or a tie: left as the student wrote it
 STREET_CUT = "+street_cut"  # appended: the street was cut before the student's name or phone
+STREET_WORDS = "+street_words"  # appended: the street made whole words of its segment (below)
+NAME_FROM_TEXT = "+name_from_text"  # appended: a name-like word of the text replaced a non-name
 
 _SHORT_FORMS = (province_short_forms, city_short_forms, district_short_forms)
 _MAX_TEXT_NAMES = 6  # official names taken from one text (an address names at most three)
 
 
 def text_division_names(text: str) -> list[tuple[int, str]]:
-    """(level, name) of each official division name written in `text`, leftmost-longest."""
+    """(level, name) of each official division name written in `text`, leftmost-longest over
+    every division name, short ones too: "河南信阳新县" is 信阳 + 新县, not …阳新县."""
     found: list[tuple[int, str]] = []
     i = 0
     while i < len(text) and len(found) < _MAX_TEXT_NAMES:
-        hit = 0
-        for ln, entries in names_at(text, i):
-            full = sorted({e.level for e in entries if e.full})
-            if full:
-                found += [(level, text[i : i + ln]) for level in full]
-                hit = ln
-                break
-        i += hit or 1
+        ln, entries = next(iter(names_at(text, i)), (0, ()))
+        full = sorted({e.level for e in entries if e.full})
+        found += [(level, text[i : i + ln]) for level in full]
+        i += ln or 1
     return found
 
 
@@ -94,13 +109,31 @@ def _candidates(given: list[str], text_names: list[tuple[int, str]]) -> set[Trip
     return out
 
 
-def _score(triple: Triple, given: list[str], text: str, text_names: list[tuple[int, str]]):
+def _score(
+    triple: Triple, given: list[str], text: str, text_names: list[tuple[int, str]], clues: _Clues
+):
     text_full = sum(name == triple[level] for level, name in text_names)
+    clue = (triple[1] in clues.cities) + (triple[0] in clues.provinces)
     student = sum(bool(v) and any(v in _names_of(triple, lvl) for lvl in range(3)) for v in given)
     in_place = sum(bool(v) and v in _names_of(triple, lvl) for lvl, v in enumerate(given))
     text_short = sum(any(n in text for n in _names_of(triple, lvl)) for lvl in range(3))
     depth = sum(bool(x) for x in triple)
-    return (text_full, student, in_place, text_short, depth)
+    return (text_full, clue, student, in_place, text_short, depth)
+
+
+@dataclass(frozen=True)
+class _Clues:
+    """What else in the text tells the division (as the rule teacher reads it): the city of
+    the phone's landline area code, the province of a labelled postcode. They choose between
+    divisions of one name ("鼓楼区… 025-…" is Nanjing's), after the official names written."""
+
+    cities: frozenset[str]
+    provinces: frozenset[str]
+
+
+def _clues(text: str, phone: str) -> _Clues:
+    provinces = {postcode_province(code) for _s, _e, code in postcode_spans(text)}
+    return _Clues(area_code_cities(normalize_phone(phone)), frozenset(provinces - {""}))
 
 
 def postprocess(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], str]:
@@ -109,7 +142,8 @@ def postprocess(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], s
     STREET_CUT appended when the street was cut."""
     out, status = canonicalize_divisions(fields, text)
     out, cut = separate_street(out)
-    return out, status + STREET_CUT if cut else status
+    out, mended = mend_street_and_name(out, text)
+    return out, status + (STREET_CUT if cut else "") + "".join(mended)
 
 
 def canonicalize_divisions(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], str]:
@@ -121,13 +155,16 @@ def canonicalize_divisions(fields: Mapping[str, str], text: str) -> tuple[dict[s
     out = {k: str(v) for k, v in fields.items()}
     given = [str(fields.get(f, "") or "").strip() for f in REGION_FIELDS]
     text_names = text_division_names(text)
+    candidates = _candidates(given, text_names)
+    if not names_non_mainland(text):  # as the teacher: Taiwan's 中山区 only when it says 台湾
+        candidates = {t for t in candidates if t[0] not in NON_MAINLAND} or candidates
+    clues = _clues(text, str(fields.get("phone", "") or ""))
     scored = sorted(
-        ((_score(t, given, text, text_names), t) for t in _candidates(given, text_names)),
-        reverse=True,
+        ((_score(t, given, text, text_names, clues), t) for t in candidates), reverse=True
     )
     if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
         return out, UNRESOLVED
-    (_, student_hits, in_place, *_), best = scored[0]
+    (_, _, student_hits, in_place, *_), best = scored[0]
     out.update(zip(REGION_FIELDS, best, strict=True))
     if tuple(given) == best:
         return out, KEPT
@@ -164,3 +201,116 @@ def separate_street(fields: Mapping[str, str]) -> tuple[dict[str, str], bool]:
         return out, False
     out["specific_location"] = head
     return out, True
+
+
+# ------------------------------------------------------------------ street and name words
+
+
+def _segment_end(text: str, start: int) -> int:
+    """Where the address segment from `start` ends: a hard separator (",", "|", a newline), a
+    label word or a phone number; spaces do not end it ("人民路5号 厦门大学 张三 138…")."""
+    ends = [i for i in range(start, len(text)) if is_hard(text[i])][:1]
+    ends += [lb.start for lb in find_labels(text) if lb.start >= start][:1]
+    ends += [s for s, _e, _d in find_phones(text) if s >= start][:1]
+    ends += [s for s, _e, _code in postcode_spans(text) if s >= start][:1]
+    return min(ends, default=len(text))
+
+
+def _words(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of each space-separated word of text[start:end]."""
+    return [(start + m.start(), start + m.end()) for m in re.finditer(f"[^{WS}]+", text[start:end])]
+
+
+def _written_as_name(name: str, text: str) -> bool:
+    """`name` looks like a person's name and the text writes it as a word of its own: not a
+    piece of a longer word ("藏日" of 西藏日喀则市); a label word, a filler such as 找 or a 收
+    may touch it ("收件人孙丽", "找周杰", "次仁收")."""
+    if not looks_like_any_name(name):
+        return False
+    label_ends = {lb.end for lb in find_labels(text)}
+    for m in re.finditer(re.escape(name), text):
+        a, b = m.start(), m.end()
+        while a and text[a - 1].isalpha():
+            a -= 1
+        while b < len(text) and text[b].isalpha():
+            b += 1
+        head_ok = (
+            a == m.start()
+            or m.start() in label_ends
+            or text[m.start() - 1] == "的"  # "…3011室的覃渌杰"
+            or clean_chunk(text[a : m.end()]) == name
+        )
+        if head_ok and (b == m.end() or clean_chunk(text[m.start() : b]) == name):
+            return True
+    return False
+
+
+def _text_name(text: str, street: tuple[int, int] | None) -> str:
+    """The first piece of the text between separators (outside the street) that, less a
+    leading label word, is written as a name."""
+    cuts = sorted(
+        {-1, len(text), *hard_positions(text), *(i for i, c in enumerate(text) if c in WS)}
+    )
+    for a, b in itertools.pairwise(cuts):
+        a += 1
+        if a >= b or (street is not None and a < street[1] and street[0] < b):
+            continue
+        piece = text[a:b]
+        labels = find_labels(piece)
+        if labels and labels[0].start == 0:
+            piece = piece[labels[0].end :]
+        cand = clean_chunk(piece)
+        if cand and _written_as_name(cand, text):
+            return cand
+    return ""
+
+
+_RECEIVED = frozenset({"收", "(收)", "（收）"})  # a word of its own after a name: "李浦 收"
+
+
+def mend_street_and_name(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], list[str]]:
+    """(fields with the street made whole words of its segment, what changed: STREET_WORDS,
+    NAME_FROM_TEXT).
+
+    A small student reading "…新华路324号 宗镶花园 30号楼503 独孤建 138…" stops the street at
+    a space and takes the estate for the name, or runs the street on over the name and then
+    writes a piece of the text as one ("苏区"). The street is the segment's words up to a
+    hard separator, label or phone, less a last word that is a name; that word becomes the name
+    when the student's name is not one the text writes as a name, else the first such word of
+    the text does. A street not copied from the text, and an empty name, are left as they are."""
+    out = {k: str(v) for k, v in fields.items()}
+    loc, name = out.get("specific_location", "").strip(), out.get("name", "").strip()
+    mended: list[str] = []
+    at = text.find(loc) if loc else -1
+    # An empty name is the student's answer ("no name"), not a slip to mend.
+    name_ok = not name or _written_as_name(name, text)
+    street: tuple[int, int] | None = None
+    last = ""
+    end = at + len(loc)
+    # Only whole words are added: a street that stops inside a word ("…3114的林英功") stays.
+    if at >= 0 and (end == len(text) or text[end] in WS or _segment_end(text, end) == end):
+        words = _words(text, at, max(_segment_end(text, end), end))
+        own = sum(w0 < end for w0, _ in words)
+        # A division name after the street is no part of it ("…28楼 沈阳": a line of its own).
+        words = next(
+            (words[:k] for k in range(own, len(words)) if lookup(text[slice(*words[k])])), words
+        )
+        if words and words[0][0] == at:
+            tail = words[-1:] if len(words) > 2 and text[slice(*words[-1])] in _RECEIVED else []
+            named = words[: len(words) - len(tail)]
+            last = clean_chunk(text[slice(*named[-1])])
+            if len(named) > 1 and looks_like_any_name(last) and (not name_ok or last == name):
+                words = named[:-1]  # "…812室 尹建怡 收": the name, and its 收, are no street
+            else:
+                last = ""
+            street = (at, words[-1][1])
+            new_loc = clean_loc(text[at : words[-1][1]])
+            if new_loc and new_loc != loc:
+                out["specific_location"] = new_loc
+                mended.append(STREET_WORDS)
+    if not name_ok:
+        found = last if last and last != name else _text_name(text, street)
+        if found and found != name:
+            out["name"] = found
+            mended.append(NAME_FROM_TEXT)
+    return out, mended

@@ -1,10 +1,17 @@
 """Division canonicalisation after the student: from its own fields (and the text to choose)."""
 
+import json
+
 import pytest
 
+from distill_assets.core.common.normalize import normalize_text
+from distill_assets.core.common.schema import FIELDS
+from distill_assets.core.data.benchmarks import unseen_styles_file
+from distill_assets.core.data.synth import generate_batch
 from distill_assets.core.student.postprocess import (
     STREET_CUT,
     canonicalize_divisions,
+    mend_street_and_name,
     postprocess,
     separate_street,
 )
@@ -98,3 +105,133 @@ def test_postprocess_reports_the_cut_beside_the_divisions():
     out, status = postprocess(street("迎宾路88号 王菲 18608981234"), "海南省三亚市吉阳区迎宾路88号")
     assert status == "canonical" + STREET_CUT
     assert out["specific_location"] == "迎宾路88号" and out["province"] == "海南省"
+
+
+# ------------------------------------------------------------- clues, as the teacher reads them
+
+
+def test_a_landline_or_postcode_tells_which_district_of_that_name():
+    """A text naming only a district that several cities have: the phone's area code, or a
+    labelled postcode, chooses (the student's own guess here names no real division)."""
+    by_phone = {**fields("河北省", "河南市", ""), "phone": "02587654321"}
+    out, _ = canonicalize_divisions(by_phone, "鼓楼区湖滨路2号 王强 025-87654321")
+    assert (out["province"], out["city"], out["district"]) == ("江苏省", "南京市", "鼓楼区")
+    out, _ = canonicalize_divisions(fields("", "", "鼓楼区"), "鼓楼区湖滨路2号 邮编350001 王强")
+    assert (out["province"], out["city"], out["district"]) == ("福建省", "福州市", "鼓楼区")
+    # 210000 is Jiangsu's, which has two 鼓楼区 (Nanjing, Xuzhou): a tie stays unresolved
+    out, status = canonicalize_divisions(fields("", "", "鼓楼区"), "鼓楼区湖滨路2号 邮编210000")
+    assert (out["province"], status) == ("", "unresolved")
+
+
+def test_taiwan_only_when_the_text_names_it():
+    out, status = canonicalize_divisions(fields("", "", "中山区"), "中山区解放路3号 王强")
+    assert (out["province"], out["city"], status) == ("辽宁省", "大连市", "canonical")
+
+
+def test_text_names_are_read_leftmost_longest_over_short_names_too():
+    """ "河南信阳新县": 信阳 + 新县, not the 阳新县 (Hubei) that straddles them."""
+    given = fields("河南省", "信阳市", "新县")
+    out, status = canonicalize_divisions(given, "胡卓，地址河南信阳新县横街3号，手机13467596582")
+    assert (out["province"], out["city"], out["district"], status) == (
+        "河南省", "信阳市", "新县", "kept"
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ street and name words
+
+
+def answer(loc: str, name: str) -> dict[str, str]:
+    return {**fields("广东省", "广州市", "天河区"), "specific_location": loc, "name": name}
+
+
+@pytest.mark.parametrize(
+    ("text", "loc", "name", "want_loc", "want_name"),
+    [
+        # stopped at a space: the estate and the building are the street's, the name is a name
+        (
+            "广州市天河区天河路228号 正佳广场 3楼 韩梅梅 13800001234",
+            "天河路228号",
+            "正佳广场",
+            "天河路228号 正佳广场 3楼",
+            "韩梅梅",
+        ),
+        # ran over the name, then wrote a piece of a word as the name
+        (
+            "广州市天河区体育西路5号 韩梅梅 13800001234",
+            "体育西路5号 韩梅梅",
+            "梅梅",
+            "体育西路5号",
+            "韩梅梅",
+        ),
+        (
+            "广州天河 体育西路5号 罗志祥 收 13800001234",
+            "体育西路5号 罗志祥 收",
+            "州天",
+            "体育西路5号",
+            "罗志祥",
+        ),
+        # the student's right name stays; a landmark before a label joins the street
+        (
+            "广州市天河区五山路483号 华南农业大学 收件人：李雷 13900001111",
+            "五山路483号",
+            "李雷",
+            "五山路483号 华南农业大学",
+            "李雷",
+        ),
+        # a name that is not one, with the street right: the text's name-like word
+        (
+            "广州市天河区五山路483号，次仁，13908921234",
+            "五山路483号",
+            "州天",
+            "五山路483号",
+            "次仁",
+        ),
+        (
+            "广州市天河区五山路483号,手机:13802461816,找令狐冲哦",
+            "五山路483号",
+            "手机",
+            "五山路483号",
+            "令狐冲",
+        ),
+    ],
+)
+def test_the_street_is_whole_words_of_its_segment_and_the_name_a_name(
+    text, loc, name, want_loc, want_name
+):
+    out, mended = mend_street_and_name(answer(loc, name), text)
+    assert (out["specific_location"], out["name"]) == (want_loc, want_name)
+    assert mended
+
+
+@pytest.mark.parametrize(
+    ("text", "loc", "name"),
+    [
+        ("寄给广州市天河区天河路228号的韩梅梅，电话13800001234", "天河路228号", "韩梅梅"),
+        ("广东省-广州市-天河区-天河路228号-韩梅梅-13800001234", "天河路228号", "韩梅梅"),
+        ("广东省天河区天河路228号 广州 13800001234", "天河路228号", ""),  # a division: no street
+        ("天河路228号 星巴克 收件人韩梅梅 13800001234", "天河路228号 星巴克", "韩梅梅"),
+        ("广州市天河区天河路228号 韩梅梅 13800001234", "天河路2", "韩梅梅"),  # stops in a word
+    ],
+)
+def test_the_street_and_name_are_left_when_they_are_whole(text, loc, name):
+    out, mended = mend_street_and_name(answer(loc, name), text)
+    assert (out["specific_location"], out["name"], mended) == (loc, name, [])
+
+
+def test_gold_labels_are_left_as_they_are():
+    """The rule changes no gold answer: 1,000 synthetic rows in every style, and the shipped
+    hand-written hold-out."""
+    gold = [
+        (r["text"], {f: r[f"gold_{f}"] for f in FIELDS})
+        for r in generate_batch(1000, seed=11).to_dict("records")
+    ]
+    for line in unseen_styles_file().read_text("utf-8").splitlines():
+        r = json.loads(line) if line.strip() else {}
+        if r and r.get("status", "ok") == "ok":
+            gold.append((r["text"], r["label"]))
+    changed = [
+        (text, out)
+        for text, label in gold
+        if (out := mend_street_and_name(label, normalize_text(text))[0]) != label
+    ]
+    assert len(gold) > 1000 and changed == []
