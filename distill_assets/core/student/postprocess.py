@@ -35,14 +35,15 @@ from distill_assets.core.regions.tables import (
     province_short_forms,
 )
 from distill_assets.core.teacher.text_cues import (
+    RECEIVED_TAILS,
     STRIP,
     WS,
+    Span,
     clean_chunk,
     clean_loc,
     find_labels,
     find_phones,
     hard_positions,
-    is_hard,
     looks_like_any_name,
 )
 
@@ -139,7 +140,8 @@ def _clues(text: str, phone: str) -> _Clues:
 def postprocess(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], str]:
     """Everything done after the student: divisions made official, then the street kept apart
     from the name and phone. The status is the divisions' (kept, canonical, …), with
-    STREET_CUT appended when the street was cut."""
+    STREET_CUT, STREET_WORDS and NAME_FROM_TEXT appended for what the street and name mends
+    did."""
     out, status = canonicalize_divisions(fields, text)
     out, cut = separate_street(out)
     out, mended = mend_street_and_name(out, text)
@@ -206,11 +208,11 @@ def separate_street(fields: Mapping[str, str]) -> tuple[dict[str, str], bool]:
 # ------------------------------------------------------------------ street and name words
 
 
-def _segment_end(text: str, start: int) -> int:
+def _segment_end(text: str, start: int, labels: list[Span]) -> int:
     """Where the address segment from `start` ends: a hard separator (",", "|", a newline), a
     label word or a phone number; spaces do not end it ("人民路5号 厦门大学 张三 138…")."""
-    ends = [i for i in range(start, len(text)) if is_hard(text[i])][:1]
-    ends += [lb.start for lb in find_labels(text) if lb.start >= start][:1]
+    ends = [i for i in hard_positions(text) if i >= start][:1]
+    ends += [lb.start for lb in labels if lb.start >= start][:1]
     ends += [s for s, _e, _d in find_phones(text) if s >= start][:1]
     ends += [s for s, _e, _code in postcode_spans(text) if s >= start][:1]
     return min(ends, default=len(text))
@@ -221,13 +223,12 @@ def _words(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + m.start(), start + m.end()) for m in re.finditer(f"[^{WS}]+", text[start:end])]
 
 
-def _written_as_name(name: str, text: str) -> bool:
+def _written_as_name(name: str, text: str, label_ends: set[int]) -> bool:
     """`name` looks like a person's name and the text writes it as a word of its own: not a
     piece of a longer word ("藏日" of 西藏日喀则市); a label word, a filler such as 找 or a 收
     may touch it ("收件人孙丽", "找周杰", "次仁收")."""
     if not looks_like_any_name(name):
         return False
-    label_ends = {lb.end for lb in find_labels(text)}
     for m in re.finditer(re.escape(name), text):
         a, b = m.start(), m.end()
         while a and text[a - 1].isalpha():
@@ -245,7 +246,7 @@ def _written_as_name(name: str, text: str) -> bool:
     return False
 
 
-def _text_name(text: str, street: tuple[int, int] | None) -> str:
+def _text_name(text: str, street: tuple[int, int] | None, label_ends: set[int]) -> str:
     """The first piece of the text between separators (outside the street) that, less a
     leading label word, is written as a name."""
     cuts = sorted(
@@ -260,12 +261,9 @@ def _text_name(text: str, street: tuple[int, int] | None) -> str:
         if labels and labels[0].start == 0:
             piece = piece[labels[0].end :]
         cand = clean_chunk(piece)
-        if cand and _written_as_name(cand, text):
+        if cand and _written_as_name(cand, text, label_ends):
             return cand
     return ""
-
-
-_RECEIVED = frozenset({"收", "(收)", "（收）"})  # a word of its own after a name: "李浦 收"
 
 
 def mend_street_and_name(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], list[str]]:
@@ -282,34 +280,37 @@ def mend_street_and_name(fields: Mapping[str, str], text: str) -> tuple[dict[str
     loc, name = out.get("specific_location", "").strip(), out.get("name", "").strip()
     mended: list[str] = []
     at = text.find(loc) if loc else -1
+    labels = find_labels(text)
+    label_ends = {lb.end for lb in labels}
     # An empty name is the student's answer ("no name"), not a slip to mend.
-    name_ok = not name or _written_as_name(name, text)
+    name_ok = not name or _written_as_name(name, text, label_ends)
     street: tuple[int, int] | None = None
     last = ""
     end = at + len(loc)
+    seg_end = _segment_end(text, end, labels) if at >= 0 else end
     # Only whole words are added: a street that stops inside a word ("…3114的林英功") stays.
-    if at >= 0 and (end == len(text) or text[end] in WS or _segment_end(text, end) == end):
-        words = _words(text, at, max(_segment_end(text, end), end))
+    # (`loc` is stripped, so its first word starts at `at`.)
+    if at >= 0 and (end == len(text) or text[end] in WS or seg_end == end):
+        words = _words(text, at, max(seg_end, end))
         own = sum(w0 < end for w0, _ in words)
         # A division name after the street is no part of it ("…28楼 沈阳": a line of its own).
         words = next(
             (words[:k] for k in range(own, len(words)) if lookup(text[slice(*words[k])])), words
         )
-        if words and words[0][0] == at:
-            tail = words[-1:] if len(words) > 2 and text[slice(*words[-1])] in _RECEIVED else []
-            named = words[: len(words) - len(tail)]
-            last = clean_chunk(text[slice(*named[-1])])
-            if len(named) > 1 and looks_like_any_name(last) and (not name_ok or last == name):
-                words = named[:-1]  # "…812室 尹建怡 收": the name, and its 收, are no street
-            else:
-                last = ""
-            street = (at, words[-1][1])
-            new_loc = clean_loc(text[at : words[-1][1]])
-            if new_loc and new_loc != loc:
-                out["specific_location"] = new_loc
-                mended.append(STREET_WORDS)
+        tail = words[-1:] if len(words) > 2 and text[slice(*words[-1])] in RECEIVED_TAILS else []
+        named = words[: len(words) - len(tail)]
+        last = clean_chunk(text[slice(*named[-1])])
+        if len(named) > 1 and looks_like_any_name(last) and (not name_ok or last == name):
+            words = named[:-1]  # "…812室 尹建怡 收": the name, and its 收, are no street
+        else:
+            last = ""
+        street = (at, words[-1][1])
+        new_loc = clean_loc(text[at : words[-1][1]])
+        if new_loc and new_loc != loc:
+            out["specific_location"] = new_loc
+            mended.append(STREET_WORDS)
     if not name_ok:
-        found = last if last and last != name else _text_name(text, street)
+        found = last if last and last != name else _text_name(text, street, label_ends)
         if found and found != name:
             out["name"] = found
             mended.append(NAME_FROM_TEXT)

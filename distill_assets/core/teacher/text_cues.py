@@ -90,6 +90,7 @@ ADMIN_SUFFIX = ("州", "县", "旗", "区", "市", "盟", "省")
 STREET_AFTER = re.compile(r"[东西南北中一二三四五六七八九十]{1,2}(?:路|街|大道|大街|巷|段)")
 _HARD = set("\n\r\t,，;；|｜/:：。!！?？、【】[]{}<>《》「」『』=")
 WS = " \u3000\xa0"
+RECEIVED_TAILS = ("(收)", "（收）", "收")  # after a name: "李易峰(收)", "次仁收", "李浦 收"
 _LABEL_GLUE = WS + "是为叫:："  # may follow a label word: "收件人是…", "电话为…"
 STRIP = WS + ",，:：;；|｜-—~～.。!！?？、/\\"
 _FILLER_TAIL = (
@@ -297,7 +298,7 @@ def clean_chunk(s: str) -> str:
         if s.startswith(f) and len(s) > len(f):
             s = s[len(f) :]
             break
-    for tail in ("(收)", "（收）", "收"):
+    for tail in RECEIVED_TAILS:
         if s.endswith(tail) and looks_like_any_name(s[: -len(tail)]):
             return s[: -len(tail)]
     return clean_loc(s)
