@@ -25,6 +25,7 @@ SETTINGS: dict[str, tuple[dict, str]] = {
     "previous (lr 3e-4, seeds prompt)": ({"learning_rate": 3e-4}, "student_system"),
     "lr 3e-4, short prompt": ({"learning_rate": 3e-4}, "student_short"),
     "demo (lr 1e-3, short prompt)": ({}, "student_short"),
+    "lr 1e-3, LoRA on top 20 layers": ({"lora_layers": 20}, "student_short"),
     "lr 1e-3, LoRA on top 12 layers": ({"lora_layers": 12}, "student_short"),
 }
 

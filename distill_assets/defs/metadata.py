@@ -191,6 +191,8 @@ def eval_metadata(metrics: dict[str, Any], report_md: str) -> dict[str, Any]:
         "test_rows": int(metrics["n"]),
         "per_field": per_field_chart(metrics),
     }
+    if metrics.get("divisions_written") is not None:
+        meta["test_rows_divisions_written_pct"] = _pct(metrics["divisions_written"])
     for name, b in (metrics.get("benchmarks") or {}).items():
         meta[f"benchmark_{name}_exact_pct"] = _pct(b["tuned"]["exact_match"])
         history = (metrics.get("benchmark_history") or {}).get(name) or []

@@ -20,7 +20,7 @@ from distill_assets.core.common.log import Logger, null_log
 from distill_assets.core.common.prompts import prompt_hash, student_prompt, teacher_prompt
 from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.data.benchmarks import Benchmark
-from distill_assets.core.evaluation.misses import miss_summary
+from distill_assets.core.evaluation.misses import divisions_written_share, miss_summary
 from distill_assets.core.evaluation.runs import Run, run_model
 from distill_assets.core.evaluation.score import CANONICAL, RAW, Views, read_views, score_answers
 
@@ -183,6 +183,7 @@ def build_metrics(
             tuned.view(judged), data.refs, data.texts, tuned_run.truncated, p.n_examples
         ),
         "misses_raw": miss_summary(tuned.raw, data.refs, data.texts, tuned_run.truncated, 0),
+        "divisions_written": divisions_written_share(data.refs, data.texts),
     }
     if data.golds is not None:
         metrics["gold"] = {

@@ -18,22 +18,43 @@ MISS_KINDS: dict[str, str] = {
     "invalid_json": "the answer is not a JSON object with the six keys",
     "division_missing": "a province/city/district left empty that the label has",
     "division_wrong": "a province/city/district with another name than the label's",
+    "division_unwritten": (
+        "one of those divisions the text does not write in full (a short name, or none): only "
+        "a student that knows the gazetteer gets it, which post-processing supplies"
+    ),
     "phone_digits": "phone digits dropped, added or changed",
     "street_boundary": "specific_location cut at another place, or with words added/lost",
     "name": "the receiver's name wrong or missing",
 }
 
 
-def miss_kinds(answer: dict[str, str] | None, ref: dict[str, Any], truncated: bool) -> list[str]:
-    """The kinds of miss of one answer against its reference ([] when it is exact)."""
+def unwritten_divisions(ref: dict[str, Any], text: str) -> list[str]:
+    """The label's divisions whose official name the text does not contain."""
+    return [f for f in REGION_FIELDS if str(ref[f]) and str(ref[f]) not in text]
+
+
+def divisions_written_share(refs: Sequence[dict[str, Any]], texts: Sequence[str]) -> float:
+    """Share of rows whose text writes every labelled division in full: about the most a raw
+    student that knows no geography beyond its training rows can get exactly right."""
+    rows = list(zip(refs, texts, strict=True))
+    return sum(not unwritten_divisions(r, t) for r, t in rows) / len(rows) if rows else 0.0
+
+
+def miss_kinds(
+    answer: dict[str, str] | None, ref: dict[str, Any], truncated: bool, text: str = ""
+) -> list[str]:
+    """The kinds of miss of one answer against its reference ([] when it is exact); `text`
+    (the input) tells the divisions it does not write from those the student mis-copied."""
     if answer is None:
         return ["truncated_json" if truncated else "invalid_json"]
     kinds: list[str] = []
-    regions = [(str(answer.get(f, "")), str(ref[f])) for f in REGION_FIELDS]
-    if any(got == "" and want != "" for got, want in regions):
+    missed = [f for f in REGION_FIELDS if str(answer.get(f, "")) != str(ref[f])]
+    if any(str(answer.get(f, "")) == "" for f in missed):
         kinds.append("division_missing")
-    if any(got != want and got != "" for got, want in regions):
+    if any(str(answer.get(f, "")) != "" for f in missed):
         kinds.append("division_wrong")
+    if text and set(missed) & set(unwritten_divisions(ref, text)):
+        kinds.append("division_unwritten")
     if str(answer.get("phone", "")) != str(ref["phone"]):
         kinds.append("phone_digits")
     if str(answer.get("specific_location", "")) != str(ref["specific_location"]):
@@ -65,7 +86,7 @@ def miss_summary(
         k: {"rows": 0, "share": 0.0, "meaning": v, "examples": []} for k, v in MISS_KINDS.items()
     }
     for answer, ref, text, cut in zip(answers, refs, texts, truncated, strict=True):
-        for kind in miss_kinds(answer, ref, cut):
+        for kind in miss_kinds(answer, ref, cut, text):
             entry = out[kind]
             entry["rows"] += 1
             if len(entry["examples"]) < examples:

@@ -32,7 +32,7 @@ def prediction_rows(data: TestSet, run: Run, views: Views, judged: str) -> list[
     rows = []
     for i in range(n):
         ref, answer = data.refs[i], views.view(judged)[i]
-        misses = miss_kinds(answer, ref, run.truncated[i])
+        misses = miss_kinds(answer, ref, run.truncated[i], data.texts[i])
         row: dict[str, Any] = {
             "id": str(data.frame["id"].iloc[i]),
             "text": data.texts[i],

@@ -88,6 +88,18 @@ def miss_table(metrics: dict[str, Any]) -> Table:
     return ["kind of miss", f"rows ({judged})", "share", "rows (raw)", "meaning"], rows
 
 
+def written_note(metrics: dict[str, Any]) -> str | None:
+    share = metrics.get("divisions_written")
+    if share is None:
+        return None
+    return (
+        f"{_pct(share)} of the test rows write all their labelled divisions in full. The others "
+        "name a division short (云南, 大理州) or not at all: a raw student gets them only from "
+        "what it knows of the gazetteer, so its raw exact match stays near this share unless "
+        "it learnt the divisions; post-processing supplies them (kind `division_unwritten`)."
+    )
+
+
 def miss_examples(metrics: dict[str, Any]) -> Table | None:
     rows = []
     for kind, m in metrics["misses"].items():
@@ -214,6 +226,7 @@ def _sections(
     for title, table in (
         ("Exact match by text style", style_table(metrics)),
         ("Kinds of miss of the tuned model", miss_table(metrics)),
+        ("Divisions the texts write", written_note(metrics)),
         ("Examples of each kind of miss (masked)", miss_examples(metrics)),
         ("Accuracy against gold (synthetic data)", gold_table(metrics)),
         ("Learning curve (exact match vs training examples)", curve_table(metrics)),

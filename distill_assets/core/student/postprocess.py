@@ -11,7 +11,9 @@ readings tie, the fields are left as the student wrote them.
 The street is then kept apart from the other copied fields (`separate_street`): a small student
 that reads "…迎宾路88号 王菲 18608981234" sometimes runs the street on over the name and phone
 it also wrote. A field never holds another one, so the street is cut where the student's own
-name or phone starts, with the label word before it ("收件人：").
+name (where the text writes it as a name) or phone starts, with the label word before it
+("收件人："), or where a labelled postcode or a label word of the text starts in it. A street
+the student wrote one slot early, in the district (`street_from_district`), is moved back first.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ from distill_assets.core.teacher.text_cues import (
     find_labels,
     find_phones,
     hard_positions,
+    is_cjk,
     looks_like_any_name,
+    looks_like_name,
+    strip_filler_head,
 )
 
 Triple = tuple[str, str, str]
@@ -57,6 +62,7 @@ UNRESOLVED = "unresolved"  # nothing consistent, or a tie: left as the student w
 STREET_CUT = "+street_cut"  # appended: the street was cut before the student's name or phone
 STREET_WORDS = "+street_words"  # appended: the street made whole words of its segment (below)
 NAME_FROM_TEXT = "+name_from_text"  # appended: a name-like word of the text replaced a non-name
+STREET_FROM_DISTRICT = "+street_from_district"  # appended: the district slot held the street
 
 _SHORT_FORMS = (province_short_forms, city_short_forms, district_short_forms)
 _MAX_TEXT_NAMES = 6  # official names taken from one text (an address names at most three)
@@ -143,9 +149,11 @@ def postprocess(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], s
     STREET_CUT, STREET_WORDS and NAME_FROM_TEXT appended for what the street and name mends
     did."""
     out, status = canonicalize_divisions(fields, text)
-    out, cut = separate_street(out)
+    out, moved = street_from_district(out, fields, text)
+    out, cut = separate_street(out, text)
     out, mended = mend_street_and_name(out, text)
-    return out, status + (STREET_CUT if cut else "") + "".join(mended)
+    tags = (STREET_FROM_DISTRICT if moved else "") + (STREET_CUT if cut else "")
+    return out, status + tags + "".join(mended)
 
 
 def canonicalize_divisions(fields: Mapping[str, str], text: str) -> tuple[dict[str, str], str]:
@@ -174,10 +182,32 @@ def canonicalize_divisions(fields: Mapping[str, str], text: str) -> tuple[dict[s
     return out, CANONICAL if student_hits == wrote and in_place == wrote else RELAXED
 
 
-def _cut_at(loc: str, name: str, phone: str) -> int | None:
+def street_from_district(
+    fields: Mapping[str, str], raw: Mapping[str, str], text: str
+) -> tuple[dict[str, str], bool]:
+    """(fields with the street taken from the student's district slot, whether it was).
+
+    A student shifted by one slot writes "宣慰大道10号 玉香 138…" as the district and the name
+    and phone as the street. The raw district is the street when it is no division, carries a
+    number, is a span of the text, and the student's street starts inside or after it; a street
+    that overlaps it joins it."""
+    out = {k: str(v) for k, v in fields.items()}
+    d = str(raw.get("district", "") or "").strip()
+    loc = out.get("specific_location", "").strip()
+    i = text.find(d) if d and any(c.isdigit() for c in d) and not lookup(d) else -1
+    j = text.find(loc, max(i, 0)) if loc else -1
+    if i < 0 or (loc and (j < 0 or text.find(loc) < i)):
+        return out, False
+    end = max(i + len(d), j + len(loc)) if 0 <= j <= i + len(d) else i + len(d)
+    out["specific_location"] = text[i:end]
+    return out, True
+
+
+def _cut_at(loc: str, name: str, phone: str, more: Iterable[int] = ()) -> int | None:
     """Where in `loc` the name or the phone (as digits; the text may space or dash them) first
-    starts, past the street's first character; None when neither is in it."""
-    cuts = []
+    starts, past the street's first character, or the first of `more`; None when none is in
+    it."""
+    cuts = [i for i in more if i > 0]
     if len(name) >= 2 and name in loc[1:]:
         cuts.append(loc.index(name, 1))
     if len(phone) >= 5:
@@ -188,12 +218,35 @@ def _cut_at(loc: str, name: str, phone: str) -> int | None:
     return min(cuts) if cuts else None
 
 
-def separate_street(fields: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+def _piece_of_a_word(name: str, loc: str, text: str) -> bool:
+    """The student's "name" is no name that could end the street: it holds a digit ("镇1号"),
+    or the text does not write it as a name and in the street it runs on into a word ("旗大"
+    of 红旗大道; "…25号段丽娟 138…" and "段丽娟收" are names)."""
+    if any(c.isdigit() for c in name):
+        return True
+    if _written_as_name(name, text, {lb.end for lb in find_labels(text)}):
+        return False
+    at = loc.find(name, 1)
+    after = loc[at + len(name) :] if at > 0 else ""
+    return bool(after) and is_cjk(after[0]) and not after.startswith(RECEIVED_TAILS)
+
+
+def separate_street(
+    fields: Mapping[str, str], text: str | None = None
+) -> tuple[dict[str, str], bool]:
     """(fields with the street cut before the name or phone the student also wrote, whether it
-    was cut). Only `specific_location` changes; it is never cut to nothing."""
+    was cut). Given the text, a name cuts only where the text writes it as a name ("旗大" is a
+    piece of 红旗大道), and a labelled postcode or a label word that starts a word of the street
+    cuts it too. Only `specific_location` changes; it is never cut to nothing."""
     out = {k: str(v) for k, v in fields.items()}
-    loc = out.get("specific_location", "")
-    cut = _cut_at(loc, out.get("name", "").strip(), out.get("phone", "").strip())
+    loc, name = out.get("specific_location", ""), out.get("name", "").strip()
+    more: list[int] = []
+    if text is not None:
+        if name and _piece_of_a_word(name, loc, text):
+            name = ""
+        more = [a for a, _b, _code in postcode_spans(loc)]
+        more += [lb.start for lb in find_labels(loc) if lb.start and loc[lb.start - 1] in WS]
+    cut = _cut_at(loc, name, out.get("phone", "").strip(), more)
     if cut is None:
         return out, False
     head = loc[:cut].rstrip(STRIP)
@@ -282,6 +335,16 @@ def mend_street_and_name(fields: Mapping[str, str], text: str) -> tuple[dict[str
     at = text.find(loc) if loc else -1
     labels = find_labels(text)
     label_ends = {lb.end for lb in labels}
+    # "找周杰": a filler word before a surname is no part of the name ("交离班" may be one)
+    bare = strip_filler_head(name)
+    if (
+        bare != name
+        and looks_like_name(bare)
+        and not looks_like_name(name)
+        and _written_as_name(bare, text, label_ends)
+    ):
+        out["name"], name = bare, bare
+        mended.append(NAME_FROM_TEXT)
     # An empty name is the student's answer ("no name"), not a slip to mend.
     name_ok = not name or _written_as_name(name, text, label_ends)
     street: tuple[int, int] | None = None

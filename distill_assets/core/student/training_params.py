@@ -111,6 +111,8 @@ class LoraParams:
             r=16,
             alpha=32,
             dropout=0.05,
+            # every layer: LoRA on the top 20 of 30 (lora_layers=20) trained the demo 23% faster
+            # (15.7 vs 20.5 min) but scored 84.0% vs 91.3% post-processed on the same split
             learning_rate=1e-3,
             epochs=1,
             per_device_batch_size=4,

@@ -288,16 +288,20 @@ def clean_loc(s: str) -> str:
     return s
 
 
+def strip_filler_head(s: str) -> str:
+    """`s` less a leading filler word ("找周杰" -> "周杰", "请寄给…")."""
+    for f in _FILLER_HEAD:
+        if s.startswith(f) and len(s) > len(f):
+            return s[len(f) :]
+    return s
+
+
 def clean_chunk(s: str) -> str:
     s = s.strip(STRIP)
     for tail in ("(收)", "（收）"):  # before the brackets are stripped: "李易峰（收）"
         if s.endswith(tail) and looks_like_name(s[: -len(tail)].strip(STRIP)):
             return s[: -len(tail)].strip(STRIP)
-    s = s.strip(STRIP + "()（）")
-    for f in _FILLER_HEAD:
-        if s.startswith(f) and len(s) > len(f):
-            s = s[len(f) :]
-            break
+    s = strip_filler_head(s.strip(STRIP + "()（）"))
     for tail in RECEIVED_TAILS:
         if s.endswith(tail) and looks_like_any_name(s[: -len(tail)]):
             return s[: -len(tail)]

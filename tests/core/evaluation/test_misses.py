@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from distill_assets.core.evaluation.misses import MISS_KINDS, miss_kinds, miss_summary
+from distill_assets.core.evaluation.misses import (
+    MISS_KINDS,
+    divisions_written_share,
+    miss_kinds,
+    miss_summary,
+    unwritten_divisions,
+)
 from tests.conftest import DALI_LABEL as REF
 from tests.conftest import DALI_TEXT as TEXT
 
@@ -32,3 +38,23 @@ def test_summary_counts_rows_and_masks_examples() -> None:
     assert "23204753945" not in example[0]["text"] and "段丽娟" not in example[0]["text"]
     assert example[0]["label"]["phone"] == "232****3945"
     assert example[0]["answer"]["name"] == "段*"
+
+
+def test_a_division_the_text_does_not_write_is_named_as_such() -> None:
+    short = "电话:23204753945:大理人民路25号:收件者:段丽娟"  # no 云南省, no 大理白族自治州
+    assert unwritten_divisions(REF, short) == ["province", "city", "district"]
+    assert unwritten_divisions(REF, TEXT) == ["province", "city"]
+    missed = {**REF, "city": "大理市"}
+    assert miss_kinds(missed, REF, False, short) == ["division_wrong", "division_unwritten"]
+    # the district is written in full: a wrong one there is a copy slip, not missing knowledge
+    written = "云南省大理白族自治州大理市人民路25号 段丽娟 23204753945"
+    assert miss_kinds({**REF, "district": "大理"}, REF, False, written) == ["division_wrong"]
+    assert miss_kinds(dict(REF), REF, False, short) == []
+
+
+def test_share_of_rows_that_write_every_labelled_division() -> None:
+    written = "云南省大理白族自治州大理市人民路25号 段丽娟 23204753945"
+    assert divisions_written_share([REF, REF], [written, TEXT]) == 0.5
+    assert divisions_written_share([], []) == 0.0
+    summary = miss_summary([{**REF, "province": ""}], [REF], [TEXT], [False])
+    assert summary["division_unwritten"]["rows"] == 1

@@ -9,11 +9,14 @@ from distill_assets.core.common.schema import FIELDS
 from distill_assets.core.data.benchmarks import unseen_styles_file
 from distill_assets.core.data.synth import generate_batch
 from distill_assets.core.student.postprocess import (
+    NAME_FROM_TEXT,
     STREET_CUT,
+    STREET_FROM_DISTRICT,
     canonicalize_divisions,
     mend_street_and_name,
     postprocess,
     separate_street,
+    street_from_district,
 )
 
 
@@ -235,3 +238,89 @@ def test_gold_labels_are_left_as_they_are():
         if (out := mend_street_and_name(label, normalize_text(text))[0]) != label
     ]
     assert len(gold) > 1000 and changed == []
+
+
+# ------------------------------------------------------------ a street one slot early, cut marks
+
+
+def shifted(district: str, loc: str, name: str) -> dict[str, str]:
+    return {**fields("", "", district), "specific_location": loc, "name": name}
+
+
+@pytest.mark.parametrize(
+    ("text", "district", "loc", "want"),
+    [
+        # the street in the district slot, the name and phone in the street slot: they join
+        (
+            "湖北省宜昌市夷陵区发展大道36号 曹小军 13972601234",
+            "发展大道36号 曹小军",
+            "曹小军 13972601234",
+            "发展大道36号 曹小军 13972601234",
+        ),
+        # ... and the name alone in the street slot, further on: the district's span is the street
+        ("Addr: 武侯区科华北路9号, 成都市\nName: 蒋勤\nTel: 13880001234", "科华北路9号", "蒋勤", "科华北路9号"),
+    ],
+)
+def test_a_street_written_in_the_district_slot_is_moved_back(text, district, loc, want):
+    out, moved = street_from_district(shifted("武侯区", loc, ""), shifted(district, loc, ""), text)
+    assert moved and out["specific_location"] == want
+
+
+@pytest.mark.parametrize(
+    ("text", "district", "loc"),
+    [
+        ("湖北省宜昌市夷陵区发展大道36号 曹小军", "夷陵区", "发展大道36号"),  # a division
+        ("湖北省宜昌市夷陵区发展大道36号 曹小军", "", "发展大道36号"),
+        # a number in the district that lies inside the student's own street
+        ("夷陵区发展大道36号 3号楼 曹小军", "3号楼", "发展大道36号 3号楼"),
+        ("夷陵区发展大道36号 曹小军", "滨江路8号", "发展大道36号"),  # not in the text
+    ],
+)
+def test_a_district_slot_that_holds_no_street_moves_nothing(text, district, loc):
+    raw = shifted(district, loc, "曹小军")
+    out, moved = street_from_district(raw, raw, text)
+    assert not moved and out["specific_location"] == loc
+
+
+def test_postprocess_moves_the_street_back_and_takes_the_name_from_the_text():
+    text = "宜昌夷陵区发展大道36号 曹小军 13972601234"
+    raw = {**shifted("发展大道36号 曹小军", "曹小军 13972601234", "昌夷"), "phone": "13972601234"}
+    out, status = postprocess(raw, text)
+    assert (out["district"], out["specific_location"], out["name"]) == (
+        "夷陵区",
+        "发展大道36号",
+        "曹小军",
+    )
+    assert STREET_FROM_DISTRICT in status and NAME_FROM_TEXT in status
+
+
+@pytest.mark.parametrize(
+    ("text", "loc", "name", "want"),
+    [
+        # a "name" that is a piece of the street's own word cuts nothing; the phone still does
+        (
+            "湖北省宜昌市夷陵区建设大道20号 许晴 13972601234",
+            "建设大道20号 许晴 13972601234",
+            "设大",
+            "建设大道20号 许晴",
+        ),
+        # a name glued to the street is still a name
+        ("宜昌市夷陵区建设大道20号许晴 13972601234", "建设大道20号许晴 13972601234", "许晴", "建设大道20号"),
+        # a labelled postcode, and a label word that starts a word of the street
+        ("夷陵区建设大道20号 邮编443100 许晴", "建设大道20号 邮编443100", "许晴", "建设大道20号"),
+        ("详细地址：建设大道20号\n收货人：许晴", "建设大道20号 收货人", "许晴", "建设大道20号"),
+    ],
+)
+def test_with_the_text_the_street_is_cut_only_where_another_field_starts(text, loc, name, want):
+    out, cut = separate_street(street(loc, name, "13972601234"), text)
+    assert cut and out["specific_location"] == want
+
+
+def test_a_filler_word_before_a_surname_is_no_part_of_the_name():
+    text = "湖北省宜昌市夷陵区建设大道20号，找许晴，13972601234"
+    out, mended = mend_street_and_name(answer("建设大道20号", "找许晴"), text)
+    assert out["name"] == "许晴" and mended == [NAME_FROM_TEXT]
+    # 交 is also a filler word, but 离班 has no surname: the name stays
+    text = "交离班 13084148133 内蒙古通辽扎鲁特旗勤集西路688号"
+    out, mended = mend_street_and_name(answer("勤集西路688号", "交离班"), text)
+    assert out["name"] == "交离班" and mended == []
