@@ -258,7 +258,12 @@ def shifted(district: str, loc: str, name: str) -> dict[str, str]:
             "发展大道36号 曹小军 13972601234",
         ),
         # ... and the name alone in the street slot, further on: the district's span is the street
-        ("Addr: 武侯区科华北路9号, 成都市\nName: 蒋勤\nTel: 13880001234", "科华北路9号", "蒋勤", "科华北路9号"),
+        (
+            "Addr: 武侯区科华北路9号, 成都市\nName: 蒋勤\nTel: 13880001234",
+            "科华北路9号",
+            "蒋勤",
+            "科华北路9号",
+        ),
     ],
 )
 def test_a_street_written_in_the_district_slot_is_moved_back(text, district, loc, want):
@@ -305,7 +310,12 @@ def test_postprocess_moves_the_street_back_and_takes_the_name_from_the_text():
             "建设大道20号 许晴",
         ),
         # a name glued to the street is still a name
-        ("宜昌市夷陵区建设大道20号许晴 13972601234", "建设大道20号许晴 13972601234", "许晴", "建设大道20号"),
+        (
+            "宜昌市夷陵区建设大道20号许晴 13972601234",
+            "建设大道20号许晴 13972601234",
+            "许晴",
+            "建设大道20号",
+        ),
         # a labelled postcode, and a label word that starts a word of the street
         ("夷陵区建设大道20号 邮编443100 许晴", "建设大道20号 邮编443100", "许晴", "建设大道20号"),
         ("详细地址：建设大道20号\n收货人：许晴", "建设大道20号 收货人", "许晴", "建设大道20号"),
