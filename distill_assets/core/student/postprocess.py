@@ -11,9 +11,10 @@ readings tie, the fields are left as the student wrote them.
 The street is then kept apart from the other copied fields (`separate_street`): a small student
 that reads "…迎宾路88号 王菲 18608981234" sometimes runs the street on over the name and phone
 it also wrote. A field never holds another one, so the street is cut where the student's own
-name (where the text writes it as a name) or phone starts, with the label word before it
-("收件人："), or where a labelled postcode or a label word of the text starts in it. A street
-the student wrote one slot early, in the district (`street_from_district`), is moved back first.
+name (unless it is a piece of the street's own word) or phone starts, with the label word
+before it ("收件人："), or where a labelled postcode or a label word of the text starts in
+it. A street the student wrote one slot early, in the district (`street_from_district`), is
+moved back first.
 """
 
 from __future__ import annotations
@@ -195,8 +196,8 @@ def street_from_district(
     d = str(raw.get("district", "") or "").strip()
     loc = out.get("specific_location", "").strip()
     i = text.find(d) if d and any(c.isdigit() for c in d) and not lookup(d) else -1
-    j = text.find(loc, max(i, 0)) if loc else -1
-    if i < 0 or (loc and (j < 0 or text.find(loc) < i)):
+    j = text.find(loc) if loc else -1
+    if i < 0 or (loc and j < i):
         return out, False
     end = max(i + len(d), j + len(loc)) if 0 <= j <= i + len(d) else i + len(d)
     out["specific_location"] = text[i:end]
@@ -235,9 +236,10 @@ def separate_street(
     fields: Mapping[str, str], text: str | None = None
 ) -> tuple[dict[str, str], bool]:
     """(fields with the street cut before the name or phone the student also wrote, whether it
-    was cut). Given the text, a name cuts only where the text writes it as a name ("旗大" is a
-    piece of 红旗大道), and a labelled postcode or a label word that starts a word of the street
-    cuts it too. Only `specific_location` changes; it is never cut to nothing."""
+    was cut). Given the text, a name that is a piece of the street's own word cuts nothing
+    (`_piece_of_a_word`: "旗大" of 红旗大道), and a labelled postcode or a label word that
+    starts a word of the street cuts it too. Only `specific_location` changes; it is never cut
+    to nothing."""
     out = {k: str(v) for k, v in fields.items()}
     loc, name = out.get("specific_location", ""), out.get("name", "").strip()
     more: list[int] = []
